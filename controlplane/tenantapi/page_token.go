@@ -1,0 +1,66 @@
+package tenantapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+
+	"silo.dev/silo/controlplane/catalog"
+)
+
+// Page sizes of ListTenants.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 1000
+)
+
+// pageToken is the keyset position encoded in next_page_token, with the
+// filter it was issued for so that it cannot be replayed under another.
+type pageToken struct {
+	CreatedAt time.Time      `json:"c"`
+	ID        uuid.UUID      `json:"i"`
+	Status    catalog.Status `json:"s,omitempty"`
+}
+
+func encodePageToken(t catalog.Tenant, status catalog.Status) string {
+	encoded, _ := json.Marshal(pageToken{CreatedAt: t.CreatedAt, ID: t.ID, Status: status})
+
+	return base64.RawURLEncoding.EncodeToString(encoded)
+}
+
+// decodePageToken returns the cursor in token, nil for an empty token.
+func decodePageToken(token string, status catalog.Status) (*catalog.Cursor, error) {
+	if token == "" {
+		return nil, nil
+	}
+
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	var decoded pageToken
+	if err == nil {
+		err = json.Unmarshal(raw, &decoded)
+	}
+	if err != nil || decoded.ID == uuid.Nil || decoded.CreatedAt.IsZero() {
+		return nil, invalid("page_token: malformed; pass next_page_token from the previous response unchanged")
+	}
+	if decoded.Status != status {
+		return nil, invalid("page_token: issued for another status filter; start again without a token")
+	}
+
+	return &catalog.Cursor{CreatedAt: decoded.CreatedAt, ID: decoded.ID}, nil
+}
+
+// pageSize returns the page size a request asks for.
+func pageSize(requested int32) (int, error) {
+	switch {
+	case requested < 0:
+		return 0, invalid("page_size: must not be negative, got %d", requested)
+	case requested == 0:
+		return defaultPageSize, nil
+	case requested > maxPageSize:
+		return maxPageSize, nil
+	}
+
+	return int(requested), nil
+}

@@ -1,0 +1,134 @@
+// Package config reads silo's configuration from SILO_* environment
+// variables into one struct and checks it before anything starts.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/kelseyhightower/envconfig"
+
+	"silo.dev/silo/internal/secret"
+)
+
+// Prefix is the prefix of every environment variable silo reads.
+const Prefix = "SILO"
+
+// Config is the whole configuration of a silo process. Each field is read
+// from the variable named by its envconfig tag with the SILO_ prefix.
+type Config struct {
+	CatalogURL        string        `envconfig:"CATALOG_URL" required:"true" desc:"PostgreSQL URL of the catalog database (tenants, users, job queue)"`
+	HTTPAddr          string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"host:port the HTTP server (Connect, gRPC, REST, health, metrics) listens on"`
+	DatabaseServerURL string        `envconfig:"DATABASE_SERVER_URL" desc:"PostgreSQL URL of an administrator on the server that holds new tenant databases; empty means the catalog's server with the catalog's credentials"`
+	EncryptionKey     string        `envconfig:"ENCRYPTION_KEY" required:"true" desc:"base64 of 32 random bytes; encrypts tenant role passwords and server credentials in the catalog"`
+	DeleteGracePeriod time.Duration `envconfig:"DELETE_GRACE_PERIOD" default:"168h" desc:"time between DeleteTenant and dropping the tenant's database; 0s drops it at once"`
+	ProvisionTimeout  time.Duration `envconfig:"PROVISION_TIMEOUT" default:"30s" desc:"longest time CreateTenant waits for provisioning before it returns the tenant still provisioning"`
+
+	TenantConnectionLimit int  `envconfig:"TENANT_CONNECTION_LIMIT" default:"20" desc:"CONNECTION LIMIT of each tenant's database role"`
+	MigrateOnStart        bool `envconfig:"MIGRATE_ON_START" default:"true" desc:"apply catalog and job queue migrations when serve starts"`
+
+	JobTimeout           time.Duration `envconfig:"JOB_TIMEOUT" default:"20s" desc:"longest run of one provisioning or purge attempt before it is cancelled and retried"`
+	JobRescueAfter       time.Duration `envconfig:"JOB_RESCUE_AFTER" default:"25s" desc:"time after which a job left running by a crashed process is retried; must exceed SILO_JOB_TIMEOUT"`
+	ProvisionMaxAttempts int           `envconfig:"PROVISION_MAX_ATTEMPTS" default:"20" desc:"attempts of a provisioning job before the tenant is marked failed"`
+
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"15s" desc:"longest wait for in-flight requests and jobs at shutdown"`
+	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"minimum level of log records: debug, info, warn or error"`
+	LogFormat       string        `envconfig:"LOG_FORMAT" default:"json" desc:"log record format: json or text"`
+
+	// encryptionKey is EncryptionKey decoded by Validate.
+	encryptionKey secret.Key
+}
+
+// Load reads the environment and validates the result. Its errors name the
+// variable at fault and never contain a secret's value.
+func Load() (*Config, error) {
+	var c Config
+	if err := envconfig.Process(Prefix, &c); err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+
+	return &c, nil
+}
+
+// Validate checks every setting and decodes the encryption key. It returns
+// all problems found, joined.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(format, args...))
+	}
+
+	if c.CatalogURL == "" {
+		add("SILO_CATALOG_URL: required, for example postgres://silo:PASSWORD@127.0.0.1:5432/silo")
+	} else if _, err := pgx.ParseConfig(c.CatalogURL); err != nil {
+		// pgx masks the password in parse errors, so err can be shown.
+		add("SILO_CATALOG_URL: invalid PostgreSQL URL: %v", err)
+	}
+	if c.DatabaseServerURL != "" {
+		if _, err := pgx.ParseConfig(c.DatabaseServerURL); err != nil {
+			add("SILO_DATABASE_SERVER_URL: invalid PostgreSQL URL: %v", err)
+		}
+	}
+	if c.HTTPAddr == "" {
+		add("SILO_HTTP_ADDR: must not be empty")
+	}
+
+	const keyHint = "generate one with: head -c 32 /dev/urandom | base64"
+	if c.EncryptionKey == "" {
+		add("SILO_ENCRYPTION_KEY: required; %s", keyHint)
+	} else if key, err := secret.ParseKey(c.EncryptionKey); err != nil {
+		// ParseKey's errors never contain the value.
+		add("SILO_ENCRYPTION_KEY: %v; %s", err, keyHint)
+	} else {
+		c.encryptionKey = key
+	}
+
+	if c.DeleteGracePeriod < 0 {
+		add("SILO_DELETE_GRACE_PERIOD: must not be negative, got %s", c.DeleteGracePeriod)
+	}
+	if c.ProvisionTimeout <= 0 {
+		add("SILO_PROVISION_TIMEOUT: must be positive, got %s", c.ProvisionTimeout)
+	}
+	if c.TenantConnectionLimit < 1 {
+		add("SILO_TENANT_CONNECTION_LIMIT: must be at least 1, got %d", c.TenantConnectionLimit)
+	}
+	if c.JobTimeout <= 0 {
+		add("SILO_JOB_TIMEOUT: must be positive, got %s", c.JobTimeout)
+	}
+	if c.JobRescueAfter <= c.JobTimeout {
+		add("SILO_JOB_RESCUE_AFTER: must exceed SILO_JOB_TIMEOUT (%s), got %s", c.JobTimeout, c.JobRescueAfter)
+	}
+	if c.ProvisionMaxAttempts < 1 {
+		add("SILO_PROVISION_MAX_ATTEMPTS: must be at least 1, got %d", c.ProvisionMaxAttempts)
+	}
+	if c.ShutdownTimeout <= 0 {
+		add("SILO_SHUTDOWN_TIMEOUT: must be positive, got %s", c.ShutdownTimeout)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		add("SILO_LOG_FORMAT: must be json or text, got %q", c.LogFormat)
+	}
+
+	return errors.Join(errs...)
+}
+
+// Key returns the decoded SILO_ENCRYPTION_KEY; the zero key before Validate
+// succeeds.
+func (c *Config) Key() secret.Key {
+	return c.encryptionKey
+}
+
+// ServerURL returns the administrator URL for tenant databases:
+// SILO_DATABASE_SERVER_URL, or the catalog's URL when that is unset.
+func (c *Config) ServerURL() string {
+	if c.DatabaseServerURL != "" {
+		return c.DatabaseServerURL
+	}
+
+	return c.CatalogURL
+}

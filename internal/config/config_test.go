@@ -1,0 +1,88 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"silo.dev/silo/internal/secret"
+)
+
+const validKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+func setValid(t *testing.T) {
+	t.Helper()
+	t.Setenv("SILO_CATALOG_URL", "postgres://silo:catalog-pw@127.0.0.1:5432/silo")
+	t.Setenv("SILO_ENCRYPTION_KEY", validKey)
+}
+
+func TestLoadDefaults(t *testing.T) {
+	setValid(t)
+
+	c, err := Load()
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:8080", c.HTTPAddr)
+	require.Equal(t, 168*time.Hour, c.DeleteGracePeriod)
+	require.Equal(t, 30*time.Second, c.ProvisionTimeout)
+	require.Equal(t, 20, c.TenantConnectionLimit)
+	require.True(t, c.MigrateOnStart)
+	require.NotEqual(t, secret.Key{}, c.Key())
+	require.Equal(t, c.CatalogURL, c.ServerURL())
+}
+
+func TestLoadServerURL(t *testing.T) {
+	setValid(t)
+	t.Setenv("SILO_DATABASE_SERVER_URL", "postgres://admin:pw@127.0.0.1:6543/postgres")
+
+	c, err := Load()
+	require.NoError(t, err)
+	require.Equal(t, "postgres://admin:pw@127.0.0.1:6543/postgres", c.ServerURL())
+}
+
+func TestLoadZeroGracePeriod(t *testing.T) {
+	setValid(t)
+	t.Setenv("SILO_DELETE_GRACE_PERIOD", "0s")
+
+	c, err := Load()
+	require.NoError(t, err)
+	require.Zero(t, c.DeleteGracePeriod)
+}
+
+func TestLoadRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		variable string
+		value    string
+		secret   string
+	}{
+		{name: "missing catalog", variable: "SILO_CATALOG_URL", value: ""},
+		{name: "malformed catalog", variable: "SILO_CATALOG_URL", value: "postgres://u:hunter2@h:port/db", secret: "hunter2"},
+		{name: "malformed server", variable: "SILO_DATABASE_SERVER_URL", value: "postgres://u:hunter2@h:99999/db", secret: "hunter2"},
+		{name: "missing key", variable: "SILO_ENCRYPTION_KEY", value: ""},
+		{name: "key not base64", variable: "SILO_ENCRYPTION_KEY", value: "not*base64!", secret: "not*base64!"},
+		{name: "key too short", variable: "SILO_ENCRYPTION_KEY", value: "c2hvcnQ=", secret: "c2hvcnQ="},
+		{name: "grace period malformed", variable: "SILO_DELETE_GRACE_PERIOD", value: "a week"},
+		{name: "grace period negative", variable: "SILO_DELETE_GRACE_PERIOD", value: "-1h"},
+		{name: "provision timeout zero", variable: "SILO_PROVISION_TIMEOUT", value: "0s"},
+		{name: "connection limit zero", variable: "SILO_TENANT_CONNECTION_LIMIT", value: "0"},
+		{name: "connection limit text", variable: "SILO_TENANT_CONNECTION_LIMIT", value: "many"},
+		{name: "migrate flag", variable: "SILO_MIGRATE_ON_START", value: "perhaps"},
+		{name: "rescue before timeout", variable: "SILO_JOB_RESCUE_AFTER", value: "1s"},
+		{name: "log level", variable: "SILO_LOG_LEVEL", value: "loud"},
+		{name: "log format", variable: "SILO_LOG_FORMAT", value: "xml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			setValid(t)
+			t.Setenv(tc.variable, tc.value)
+
+			_, err := Load()
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.variable)
+			if tc.secret != "" {
+				require.False(t, strings.Contains(err.Error(), tc.secret), "error shows the secret: %v", err)
+			}
+		})
+	}
+}

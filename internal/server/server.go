@@ -1,0 +1,314 @@
+// Package server wires silo's parts into one process: the catalog pool,
+// the job queue, the Connect services behind one HTTP server, health and
+// metrics, and the shutdown order.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"connectrpc.com/vanguard"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"silo.dev/silo/controlplane/catalog"
+	"silo.dev/silo/controlplane/provision"
+	"silo.dev/silo/controlplane/tenantapi"
+	"silo.dev/silo/gen/silo/v1/silov1connect"
+	"silo.dev/silo/internal/config"
+	"silo.dev/silo/internal/secret"
+)
+
+// Role selects which planes a process serves.
+type Role string
+
+// Roles a process can take.
+const (
+	RoleAll          Role = "all"
+	RoleControlPlane Role = "controlplane"
+	RoleDataPlane    Role = "dataplane"
+)
+
+// ParseRole returns the role named s.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleAll, RoleControlPlane, RoleDataPlane:
+		return r, nil
+	}
+
+	return "", fmt.Errorf("unknown role %q; use all, controlplane or dataplane", s)
+}
+
+func (r Role) controlPlane() bool { return r == RoleAll || r == RoleControlPlane }
+
+// maxRequestBytes caps a request message. The largest legitimate message is
+// a tenant with a 64 KiB config.
+const maxRequestBytes = 1 << 20
+
+// catalogPoolSize is the catalog pool's connection cap: API requests, the
+// job queue's fetchers, and one connection per running job for its tenant
+// lock.
+const catalogPoolSize = 25
+
+// defaultServerName is the catalog name of the server given by
+// SILO_DATABASE_SERVER_URL (or the catalog's server).
+const defaultServerName = "default"
+
+// Server is a running silo process.
+type Server struct {
+	cfg    *config.Config
+	role   Role
+	logger *slog.Logger
+
+	pool    *pgxpool.Pool
+	servers *provision.ServerPools
+	jobs    *provision.Jobs
+	http    *http.Server
+	ready   *readiness
+
+	// Provisioner is set in control plane roles. Tests use it to inject
+	// failures.
+	Provisioner *provision.Provisioner
+}
+
+// Options adjusts a server for tests; production code passes nil.
+type Options struct {
+	// Jobs replaces the job queue settings derived from the configuration.
+	Jobs *provision.Options
+	// PollInterval replaces CreateTenant's polling interval.
+	PollInterval time.Duration
+}
+
+// New connects to the catalog, migrates it when so configured, and builds
+// the parts of the given role. Run starts serving.
+func New(ctx context.Context, cfg *config.Config, role Role, logger *slog.Logger, opts *Options) (*Server, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	s := &Server{cfg: cfg, role: role, logger: logger}
+
+	poolConfig, err := pgxpool.ParseConfig(cfg.CatalogURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse SILO_CATALOG_URL: %w", err)
+	}
+	poolConfig.MaxConns = catalogPoolSize
+	poolConfig.ConnConfig.RuntimeParams["application_name"] = "silo"
+	s.pool, err = pgxpool.NewWithConfig(ctx, poolConfig)
+	if err != nil {
+		return nil, fmt.Errorf("open catalog pool: %w", err)
+	}
+
+	if err := s.build(ctx, opts); err != nil {
+		s.pool.Close()
+		if s.servers != nil {
+			s.servers.Close()
+		}
+		return nil, err
+	}
+
+	return s, nil
+}
+
+func (s *Server) build(ctx context.Context, opts *Options) error {
+	if s.cfg.MigrateOnStart {
+		if err := Migrate(ctx, s.pool, s.logger); err != nil {
+			return err
+		}
+	}
+
+	box, err := secret.NewBox(s.cfg.Key())
+	if err != nil {
+		return err
+	}
+	store := catalog.New(s.pool)
+	s.ready = &readiness{pool: s.pool}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", promhttp.Handler())
+
+	serviceNames := []string{}
+	var services []*vanguard.Service
+	handlerOpts := []connect.HandlerOption{connect.WithReadMaxBytes(maxRequestBytes)}
+
+	if s.role.controlPlane() {
+		if err := s.registerServer(ctx, store, box); err != nil {
+			return err
+		}
+
+		s.servers = provision.NewServerPools(store, box)
+		s.Provisioner = provision.NewProvisioner(store, box, s.servers, s.cfg.TenantConnectionLimit, s.logger)
+		jobOpts := provision.DefaultOptions(s.logger)
+		jobOpts.Timeout = s.cfg.JobTimeout
+		jobOpts.RescueAfter = s.cfg.JobRescueAfter
+		jobOpts.MaxAttempts = s.cfg.ProvisionMaxAttempts
+		if opts.Jobs != nil {
+			jobOpts = *opts.Jobs
+		}
+		s.jobs, err = provision.NewJobs(s.pool, s.Provisioner, jobOpts)
+		if err != nil {
+			return err
+		}
+
+		tenants := tenantapi.New(store, s.jobs, box, tenantapi.Options{
+			DeleteGracePeriod: s.cfg.DeleteGracePeriod,
+			ProvisionTimeout:  s.cfg.ProvisionTimeout,
+			PollInterval:      opts.PollInterval,
+		}, s.logger)
+		path, handler := silov1connect.NewTenantServiceHandler(tenants, handlerOpts...)
+		mux.Handle(path, handler)
+		services = append(services, vanguard.NewService(path, handler))
+		serviceNames = append(serviceNames, silov1connect.TenantServiceName)
+	}
+
+	checker := grpchealth.NewStaticChecker(serviceNames...)
+	mux.Handle(grpchealth.NewHandler(checker))
+	reflector := grpcreflect.NewStaticReflector(serviceNames...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+
+	// Connect, gRPC and gRPC-Web requests reach the handlers directly on
+	// their service paths; REST requests under /api/ go through vanguard,
+	// which maps the google.api.http routes onto the same handlers.
+	if len(services) > 0 {
+		transcoder, err := vanguard.NewTranscoder(services)
+		if err != nil {
+			return fmt.Errorf("build REST routes: %w", err)
+		}
+		mux.Handle("/api/", transcoder)
+	}
+
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	// gRPC clients speak HTTP/2 without TLS to a local or in-cluster server.
+	protocols.SetUnencryptedHTTP2(true)
+	s.http = &http.Server{
+		Addr:              s.cfg.HTTPAddr,
+		Handler:           mux,
+		Protocols:         protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+
+	return nil
+}
+
+// registerServer records the database server for new tenants in the
+// catalog, with its administrator URL encrypted.
+func (s *Server) registerServer(ctx context.Context, store *catalog.Store, box *secret.Box) error {
+	_, err := store.EnsureServer(ctx, defaultServerName, func(id uuid.UUID) ([]byte, error) {
+		return box.Seal([]byte(s.cfg.ServerURL()), id[:])
+	})
+
+	return err
+}
+
+// Run serves until ctx ends, then shuts down in order: stop accepting
+// connections and drain requests, stop the job queue, close pools. It
+// returns nil after a clean shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	listener, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (SILO_HTTP_ADDR): %w", s.cfg.HTTPAddr, err)
+	}
+
+	return s.Serve(ctx, listener)
+}
+
+// Serve is Run on an existing listener, which it closes.
+func (s *Server) Serve(ctx context.Context, listener net.Listener) error {
+	defer s.close()
+
+	if s.jobs != nil {
+		if err := s.jobs.Start(ctx); err != nil {
+			return err
+		}
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.http.Serve(listener) }()
+	s.logger.InfoContext(ctx, "silo serving", "addr", listener.Addr().String(), "role", s.role)
+
+	select {
+	case err := <-serveErr:
+		s.stopJobs(ctx)
+		return fmt.Errorf("serve HTTP: %w", err)
+	case <-ctx.Done():
+	}
+
+	s.logger.Info("silo stopping")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := s.http.Shutdown(shutdownCtx); err != nil {
+		errs = append(errs, fmt.Errorf("drain HTTP requests: %w", err))
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, fmt.Errorf("serve HTTP: %w", err))
+	}
+	if err := s.stopJobsWithin(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	s.logger.Info("silo stopped")
+
+	return errors.Join(errs...)
+}
+
+func (s *Server) stopJobs(ctx context.Context) {
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.stopJobsWithin(stopCtx); err != nil {
+		s.logger.Error("stop job queue", "error", err)
+	}
+}
+
+func (s *Server) stopJobsWithin(ctx context.Context) error {
+	if s.jobs == nil {
+		return nil
+	}
+
+	return s.jobs.Stop(ctx)
+}
+
+// close releases the pools: tenant administrator pools first, the catalog
+// last, because the job queue uses the catalog until it has stopped.
+func (s *Server) close() {
+	if s.servers != nil {
+		s.servers.Close()
+	}
+	s.pool.Close()
+}
+
+// readiness answers /readyz: 200 once the catalog is reachable and
+// migrated, 503 otherwise.
+type readiness struct {
+	pool *pgxpool.Pool
+}
+
+func (r *readiness) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+	defer cancel()
+
+	ok, err := migrated(ctx, r.pool)
+	switch {
+	case err != nil:
+		http.Error(w, "catalog unreachable", http.StatusServiceUnavailable)
+	case !ok:
+		http.Error(w, "catalog not migrated; run silo migrate", http.StatusServiceUnavailable)
+	default:
+		_, _ = w.Write([]byte("ok\n"))
+	}
+}

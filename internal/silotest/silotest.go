@@ -1,0 +1,184 @@
+// Package silotest starts a complete silo server in process for tests: a
+// catalog database of its own on the test cluster, the job queue, and the
+// HTTP server on a free loopback port, with Connect clients for it.
+package silotest
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"silo.dev/silo/controlplane/provision"
+	"silo.dev/silo/gen/silo/v1/silov1connect"
+	"silo.dev/silo/internal/config"
+	"silo.dev/silo/internal/pgtest"
+	"silo.dev/silo/internal/secret"
+	"silo.dev/silo/internal/server"
+)
+
+// catalogTemplate is the migrated catalog database that each test's
+// catalog is cloned from.
+const catalogTemplate = "silo_catalog_template"
+
+// Env is one running silo server and what a test needs to talk to it.
+type Env struct {
+	// URL is the server's base URL, http://127.0.0.1:<port>.
+	URL string
+	// CatalogURL connects to the test's catalog database as superuser.
+	CatalogURL string
+	// Catalog is a superuser pool on the test's catalog database.
+	Catalog *pgxpool.Pool
+	Config  *config.Config
+	Server  *server.Server
+	Tenants silov1connect.TenantServiceClient
+	// Logs holds every record the server logged, as JSON lines.
+	Logs *Buffer
+}
+
+// Options adjusts Start.
+type Options struct {
+	// Configure changes the configuration before the server starts.
+	Configure func(*config.Config)
+	// Prepare runs after the server is built and before it serves, for
+	// instance to install a provisioning hook.
+	Prepare func(*server.Server)
+}
+
+// JobOptions are job queue settings that retry fast, so tests of retries
+// finish in seconds.
+func JobOptions(logger *slog.Logger) provision.Options {
+	opts := provision.DefaultOptions(logger)
+	opts.Timeout = 10 * time.Second
+	opts.RescueAfter = 11 * time.Second
+	opts.MaxAttempts = 5
+	opts.RetryBase = 20 * time.Millisecond
+	opts.RetryMax = 100 * time.Millisecond
+	opts.Workers = 4
+
+	return opts
+}
+
+// Config returns a valid configuration for a catalog at catalogURL, with a
+// fresh encryption key and a loopback address.
+func Config(t testing.TB, catalogURL string) *config.Config {
+	t.Helper()
+
+	key, err := secret.NewKey()
+	require.NoError(t, err)
+	cfg := &config.Config{
+		CatalogURL:            catalogURL,
+		HTTPAddr:              "127.0.0.1:0",
+		EncryptionKey:         key.String(),
+		DeleteGracePeriod:     0,
+		ProvisionTimeout:      20 * time.Second,
+		TenantConnectionLimit: 20,
+		MigrateOnStart:        false,
+		JobTimeout:            10 * time.Second,
+		JobRescueAfter:        11 * time.Second,
+		ProvisionMaxAttempts:  5,
+		ShutdownTimeout:       10 * time.Second,
+		LogLevel:              slog.LevelDebug,
+		LogFormat:             "json",
+	}
+	require.NoError(t, cfg.Validate())
+
+	return cfg
+}
+
+// NewCatalog returns the superuser URL of a new, migrated catalog database
+// that is dropped when the test ends.
+func NewCatalog(t testing.TB) string {
+	t.Helper()
+
+	template := pgtest.Template(t, catalogTemplate, func(ctx context.Context, url string) error {
+		return server.MigrateURL(ctx, url, slog.New(slog.DiscardHandler))
+	})
+
+	return pgtest.NewDatabase(t, template)
+}
+
+// Start runs a silo server with role all on a new catalog and stops it when
+// the test ends.
+func Start(t testing.TB, opts *Options) *Env {
+	t.Helper()
+	if opts == nil {
+		opts = &Options{}
+	}
+
+	catalogURL := NewCatalog(t)
+	cfg := Config(t, catalogURL)
+	if opts.Configure != nil {
+		opts.Configure(cfg)
+		require.NoError(t, cfg.Validate())
+	}
+
+	logs := &Buffer{}
+	logger := server.NewLogger(logs, cfg)
+	jobOpts := JobOptions(logger)
+	srv, err := server.New(t.Context(), cfg, server.RoleAll, logger, &server.Options{Jobs: &jobOpts, PollInterval: 10 * time.Millisecond})
+	require.NoError(t, err)
+	if opts.Prepare != nil {
+		opts.Prepare(srv)
+	}
+
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, listener) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+
+	pool, err := pgxpool.New(t.Context(), catalogURL)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+
+	baseURL := "http://" + listener.Addr().String()
+
+	return &Env{
+		URL:        baseURL,
+		CatalogURL: catalogURL,
+		Catalog:    pool,
+		Config:     cfg,
+		Server:     srv,
+		Tenants:    silov1connect.NewTenantServiceClient(http.DefaultClient, baseURL),
+		Logs:       logs,
+	}
+}
+
+// Buffer is a bytes.Buffer that is safe for concurrent writers.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+
+	return b.buf.String()
+}
+
+// Lines returns everything written so far, one entry per line.
+func (b *Buffer) Lines() []string {
+	return strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+}

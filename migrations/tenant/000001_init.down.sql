@@ -1,0 +1,3 @@
+DROP TABLE tickets;
+DROP TABLE workflows;
+DROP TABLE tenant_identity;
