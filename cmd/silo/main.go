@@ -132,7 +132,9 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		if err != nil {
 			return err
 		}
-		os.Setenv("SILO_ENCRYPTION_KEY", key)
+		if err := os.Setenv("SILO_ENCRYPTION_KEY", key); err != nil {
+			return fmt.Errorf("set SILO_ENCRYPTION_KEY: %w", err)
+		}
 	}
 	if os.Getenv("SILO_CATALOG_URL") == "" {
 		fmt.Fprintf(stdout, "Starting PostgreSQL in %s ...\n", *dataDir)
@@ -144,8 +146,11 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		if err != nil {
 			return err
 		}
-		os.Setenv("SILO_CATALOG_URL", url)
-		fmt.Fprintf(stdout, "PostgreSQL is up; server log: %s\n", stack.ClusterLog())
+		if err := os.Setenv("SILO_CATALOG_URL", url); err != nil {
+			return fmt.Errorf("set SILO_CATALOG_URL: %w", err)
+		}
+		fmt.Fprintf(stdout, "PostgreSQL is up on 127.0.0.1:%d (user postgres, password in %s); server log: %s\n",
+			stack.ClusterPort(), stack.PasswordFile(), stack.ClusterLog())
 	}
 
 	cfg, err := config.Load()

@@ -40,12 +40,12 @@ func normalizeSlug(slug string) (string, error) {
 	switch {
 	case slug == "":
 		return "", invalid("slug: required")
+	case reservedSlugs[slug]:
+		return "", invalid("slug: %q is reserved; choose another slug", slug)
 	case !utf8.ValidString(slug) || len(slug) < minSlugLength || len(slug) > maxSlugLength:
 		return "", invalid("slug: must be %d to %d characters, got %d", minSlugLength, maxSlugLength, utf8.RuneCountInString(slug))
 	case !slugPattern.MatchString(slug):
 		return "", invalid("slug: %q must contain only lowercase letters, digits and single hyphens, start with a letter and not end with a hyphen", slug)
-	case reservedSlugs[slug]:
-		return "", invalid("slug: %q is reserved; choose another slug", slug)
 	}
 
 	return slug, nil

@@ -21,6 +21,10 @@ import (
 // catalogDatabase is the name of the catalog database in the local cluster.
 const catalogDatabase = "silo"
 
+// passwordFile is the file in the data folder that holds the local
+// cluster's superuser password.
+const passwordFile = "postgres-password"
+
 // Stack is a data folder holding a local cluster and generated secrets.
 type Stack struct {
 	dir     string
@@ -43,7 +47,7 @@ func Open(dir string) (*Stack, error) {
 // StartCluster initializes the local cluster on first use, starts it on a
 // free port on 127.0.0.1, creates the catalog database, and returns its URL.
 func (s *Stack) StartCluster(ctx context.Context) (string, error) {
-	password, err := s.readOrCreate("postgres-password", secret.NewPassword)
+	password, err := s.readOrCreate(passwordFile, secret.NewPassword)
 	if err != nil {
 		return "", err
 	}
@@ -80,6 +84,22 @@ func (s *Stack) ClusterLog() string {
 	}
 
 	return s.cluster.LogPath()
+}
+
+// ClusterPort returns the local cluster's port on 127.0.0.1, or 0 before
+// StartCluster.
+func (s *Stack) ClusterPort() int {
+	if s.cluster == nil {
+		return 0
+	}
+
+	return s.cluster.Port()
+}
+
+// PasswordFile returns the path of the file holding the local cluster's
+// superuser password.
+func (s *Stack) PasswordFile() string {
+	return filepath.Join(s.dir, passwordFile)
 }
 
 // EncryptionKey returns the key stored in the data folder, generating it on

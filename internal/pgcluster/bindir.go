@@ -18,7 +18,7 @@ const debianBinGlob = "/usr/lib/postgresql/*/bin"
 // initdb and pg_ctl. It tries `pg_config --bindir` first, then the newest
 // version folder that matches /usr/lib/postgresql/<version>/bin.
 func BinDir() (string, error) {
-	output, err := exec.Command("pg_config", "--bindir").Output()
+	output, err := exec.Command("pg_config", "--bindir").Output() //nolint:noctx // a local lookup that returns at once; BinDir has no context to pass
 	if err == nil {
 		dir := strings.TrimSpace(string(output))
 		if hasServerBinaries(dir) {

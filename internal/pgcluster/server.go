@@ -257,7 +257,7 @@ func (c *Cluster) writePasswordFile() (string, error) {
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 // Another process may take it before the server binds it.
 func freePort() (int, error) {
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	listener, err := net.Listen("tcp", "127.0.0.1:0") //nolint:noctx // binding a loopback port does not block
 	if err != nil {
 		return 0, fmt.Errorf("pick a free port on 127.0.0.1: %w", err)
 	}

@@ -220,7 +220,8 @@ func (s *Server) registerServer(ctx context.Context, store *catalog.Store, box *
 // connections and drain requests, stop the job queue, close pools. It
 // returns nil after a clean shutdown.
 func (s *Server) Run(ctx context.Context) error {
-	listener, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	var lc net.ListenConfig
+	listener, err := lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (SILO_HTTP_ADDR): %w", s.cfg.HTTPAddr, err)
 	}
@@ -292,7 +293,7 @@ func (s *Server) close() {
 	s.pool.Close()
 }
 
-// readiness answers /readyz: 200 once the catalog is reachable and
+// readiness serves /readyz: 200 once the catalog is reachable and
 // migrated, 503 otherwise.
 type readiness struct {
 	pool *pgxpool.Pool
