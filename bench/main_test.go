@@ -1,0 +1,13 @@
+//go:build bench
+
+package bench
+
+import (
+	"testing"
+
+	"silo.dev/silo/internal/pgtest"
+)
+
+func TestMain(m *testing.M) {
+	pgtest.Main(m)
+}
