@@ -41,7 +41,7 @@ bench: ## Run the benchmarks and record them in docs/benchmarks.md
 
 .PHONY: generate
 generate: $(BUF) $(GOOGLEAPIS) ## Generate Go code from the protos into gen/
-	rm -rf gen/silo
+	rm -rf gen/silo gen/openapi/*.yaml
 	$(BUF) generate
 
 .PHONY: checkgenerate

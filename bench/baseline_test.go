@@ -144,7 +144,7 @@ func (b *baseline) createTenantRow(ctx context.Context, name, slug string) (cata
 		DatabaseName:          catalog.ObjectName(id),
 		RoleName:              catalog.ObjectName(id),
 		RolePasswordEncrypted: sealed,
-	}, catalog.SystemActor, func(ctx context.Context, tx pgx.Tx) error {
+	}, "bench-owner", catalog.SystemActor, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := b.jobs.InsertTx(ctx, tx, provision.ProvisionArgs{TenantID: id}, &river.InsertOpts{
 			Queue:       provision.Queue,
 			ScheduledAt: time.Now().Add(placeholderJobDelay),

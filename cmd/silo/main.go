@@ -9,9 +9,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
+	"time"
 
+	"silo.dev/silo/internal/authn"
 	"silo.dev/silo/internal/config"
 	"silo.dev/silo/internal/devstack"
 	"silo.dev/silo/internal/server"
@@ -26,6 +30,7 @@ Commands:
   serve [--role all|controlplane|dataplane]  serve the API (default role: all)
   migrate                                    apply catalog and job queue migrations, then exit
   dev [--data DIR]                           run the whole stack on a local PostgreSQL cluster in DIR
+  token --subject USER [--admin] [--ttl 1h]  print a development token signed with SILO_AUTH_HMAC_KEY
   version                                    print the version
 
 Configuration comes from SILO_* environment variables; see the README.
@@ -54,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrate(ctx, args[1:], stderr)
 	case "dev":
 		return dev(ctx, args[1:], stdout, stderr)
+	case "token":
+		return token(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, buildVersion())
 		return nil
@@ -127,13 +134,23 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err != nil {
 		return err
 	}
-	if os.Getenv("SILO_ENCRYPTION_KEY") == "" {
-		key, err := stack.EncryptionKey()
+	generated := map[string]string{
+		"SILO_ENCRYPTION_KEY":    "encryption-key",
+		"SILO_TOKEN_SIGNING_KEY": "token-signing-key",
+	}
+	if os.Getenv("SILO_AUTH_JWKS_URL") == "" {
+		generated["SILO_AUTH_HMAC_KEY"] = "auth-hmac-key"
+	}
+	for variable, file := range generated {
+		if os.Getenv(variable) != "" {
+			continue
+		}
+		key, err := stack.Key(file)
 		if err != nil {
 			return err
 		}
-		if err := os.Setenv("SILO_ENCRYPTION_KEY", key); err != nil {
-			return fmt.Errorf("set SILO_ENCRYPTION_KEY: %w", err)
+		if err := os.Setenv(variable, key); err != nil {
+			return fmt.Errorf("set %s: %w", variable, err)
 		}
 	}
 	if os.Getenv("SILO_CATALOG_URL") == "" {
@@ -157,9 +174,88 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err != nil {
 		return err
 	}
+	if err := printDevTokens(stdout, &cfg.Auth); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "silo is serving on http://%s (Ctrl-C stops it)\n", cfg.HTTPAddr)
 
 	return runServer(ctx, cfg, server.RoleAll, stderr)
+}
+
+// devTokenTTL is the lifetime of the tokens `silo dev` prints.
+const devTokenTTL = 24 * time.Hour
+
+// printDevTokens prints a platform administrator's token and a plain
+// user's token, ready to paste into a shell. They go to standard output,
+// not to the log, because they are credentials.
+func printDevTokens(stdout io.Writer, auth *config.Auth) error {
+	if auth.AuthHMACKeyBytes() == nil {
+		return nil
+	}
+
+	admin, err := signDevToken(auth, "admin", true, devTokenTTL)
+	if err != nil {
+		return err
+	}
+	member, err := signDevToken(auth, "alice", false, devTokenTTL)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nDevelopment tokens, valid for %s:\n", devTokenTTL)
+	fmt.Fprintf(stdout, "  platform administrator \"admin\":\n    export ADMIN_TOKEN=%s\n", admin)
+	fmt.Fprintf(stdout, "  user \"alice\":\n    export ALICE_TOKEN=%s\n", member)
+	fmt.Fprintf(stdout, "More with: go run ./cmd/silo token --subject USER [--admin]\n\n")
+
+	return nil
+}
+
+func signDevToken(auth *config.Auth, subject string, admin bool, ttl time.Duration) (string, error) {
+	return authn.SignUserToken(auth.AuthHMACKeyBytes(), auth.AuthIssuer, auth.AuthAudience, subject, auth.AuthAdminClaim, admin, ttl)
+}
+
+// token prints a development user token signed with SILO_AUTH_HMAC_KEY, or
+// with the key `silo dev` generated in its data folder when that is unset.
+func token(args []string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("token", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	subject := flags.String("subject", "", "user id to put in the sub claim (required)")
+	admin := flags.Bool("admin", false, "mark the user a platform administrator")
+	ttl := flags.Duration("ttl", time.Hour, "lifetime of the token")
+	dataDir := flags.String("data", ".silo", "data folder of silo dev, read when SILO_AUTH_HMAC_KEY is unset")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if *subject == "" {
+		return errors.New("--subject is required")
+	}
+	if *ttl <= 0 {
+		return fmt.Errorf("--ttl must be positive, got %s", *ttl)
+	}
+
+	if os.Getenv("SILO_AUTH_HMAC_KEY") == "" {
+		key, err := os.ReadFile(filepath.Join(*dataDir, "auth-hmac-key"))
+		if err != nil {
+			return fmt.Errorf("SILO_AUTH_HMAC_KEY is unset and no development key was found in %s (start make run once, or set the variable): %w", *dataDir, err)
+		}
+		if err := os.Setenv("SILO_AUTH_HMAC_KEY", strings.TrimSpace(string(key))); err != nil {
+			return fmt.Errorf("set SILO_AUTH_HMAC_KEY: %w", err)
+		}
+	}
+	auth, err := config.LoadAuth()
+	if err != nil {
+		return err
+	}
+	if auth.AuthHMACKeyBytes() == nil {
+		return errors.New("SILO_AUTH_HMAC_KEY is unset; tokens can only be signed with the development key")
+	}
+
+	signed, err := signDevToken(auth, *subject, *admin, *ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, signed)
+
+	return nil
 }
 
 func buildVersion() string {

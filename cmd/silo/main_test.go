@@ -30,6 +30,8 @@ func TestRunRejectsBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("SILO_CATALOG_URL", "postgres://silo@127.0.0.1:1/silo")
 			t.Setenv("SILO_ENCRYPTION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+			t.Setenv("SILO_AUTH_HMAC_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+			t.Setenv("SILO_TOKEN_SIGNING_KEY", "HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4=")
 			for name, value := range tc.env {
 				t.Setenv(name, value)
 			}

@@ -73,11 +73,12 @@ func scanTenant(row pgx.Row) (Tenant, error) {
 	return t, err
 }
 
-// CreateTenant inserts t with status provisioning and calls enqueue in the
-// same transaction, so the tenant row and its provisioning job are stored
-// together or not at all. t must carry its id, placement and encrypted
-// password. A slug held by a tenant that is not purged gives ErrSlugTaken.
-func (s *Store) CreateTenant(ctx context.Context, t Tenant, actor string, enqueue func(context.Context, pgx.Tx) error) (Tenant, error) {
+// CreateTenant inserts t with status provisioning, makes owner its owner,
+// and calls enqueue in the same transaction, so the tenant row, its first
+// owner and its provisioning job are stored together or not at all. t must
+// carry its id, placement and encrypted password. A slug held by a tenant
+// that is not purged gives ErrSlugTaken.
+func (s *Store) CreateTenant(ctx context.Context, t Tenant, owner, actor string, enqueue func(context.Context, pgx.Tx) error) (Tenant, error) {
 	var created Tenant
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		row := tx.QueryRow(ctx, `
@@ -98,6 +99,9 @@ func (s *Store) CreateTenant(ctx context.Context, t Tenant, actor string, enqueu
 		if err := audit(ctx, tx, actor, "tenant.create", t.ID, map[string]any{
 			"name": t.Name, "slug": t.Slug,
 		}); err != nil {
+			return err
+		}
+		if _, err := addTenantUser(ctx, tx, t.ID, owner, RoleOwner, actor); err != nil {
 			return err
 		}
 

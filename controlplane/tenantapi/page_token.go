@@ -64,3 +64,20 @@ func pageSize(requested int32) (int, error) {
 
 	return int(requested), nil
 }
+
+// encodeStringToken wraps a plain keyset position (a user id, an event id)
+// as an opaque page token.
+func encodeStringToken(position string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(position))
+}
+
+// decodeStringToken returns the position in a token from
+// encodeStringToken; "" for an empty token.
+func decodeStringToken(token string) (string, error) {
+	decoded, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return "", invalid("page_token: malformed; pass next_page_token from the previous response unchanged")
+	}
+
+	return string(decoded), nil
+}

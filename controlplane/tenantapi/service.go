@@ -25,8 +25,15 @@ type Jobs interface {
 	EnqueuePurge(ctx context.Context, tx pgx.Tx, id uuid.UUID, at time.Time) error
 }
 
+// TokenIssuer signs the tenant-scoped tokens SwitchTenant returns.
+type TokenIssuer interface {
+	TenantToken(subject, tenantID string, ttl time.Duration) (token string, expires time.Time, err error)
+}
+
 // Options are the service's settings.
 type Options struct {
+	// TenantTokenTTL is the lifetime of tokens SwitchTenant returns.
+	TenantTokenTTL time.Duration
 	// DeleteGracePeriod is the time between DeleteTenant and the purge.
 	DeleteGracePeriod time.Duration
 	// ProvisionTimeout is the longest CreateTenant waits for provisioning.
@@ -41,26 +48,21 @@ type Service struct {
 	store  *catalog.Store
 	jobs   Jobs
 	box    *secret.Box
+	tokens TokenIssuer
 	opts   Options
 	logger *slog.Logger
 }
 
 var _ silov1connect.TenantServiceHandler = (*Service)(nil)
 
-// New returns the tenant service.
-func New(store *catalog.Store, jobs Jobs, box *secret.Box, opts Options, logger *slog.Logger) *Service {
+// New returns the tenant service. Its handlers expect the interceptor from
+// Interceptor in front of them.
+func New(store *catalog.Store, jobs Jobs, box *secret.Box, tokens TokenIssuer, opts Options, logger *slog.Logger) *Service {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 20 * time.Millisecond
 	}
 
-	return &Service{store: store, jobs: jobs, box: box, opts: opts, logger: logger}
-}
-
-// actor names the caller in audit events.
-//
-// TODO: return the authenticated subject once requests carry bearer tokens.
-func actor(context.Context) string {
-	return "anonymous"
+	return &Service{store: store, jobs: jobs, box: box, tokens: tokens, opts: opts, logger: logger}
 }
 
 // toConnectError maps an error from the catalog or the job queue to the
@@ -72,6 +74,10 @@ func (s *Service) toConnectError(ctx context.Context, procedure string, err erro
 	switch {
 	case errors.As(err, &connectErr):
 		return connectErr
+	case errors.Is(err, catalog.ErrUserExists):
+		return connect.NewError(connect.CodeAlreadyExists, errors.New("user is already a member of the tenant; use UpdateTenantUser to change the role"))
+	case errors.Is(err, catalog.ErrLastOwner):
+		return connect.NewError(connect.CodeFailedPrecondition, errors.New("a tenant must keep at least one owner; make another user owner first"))
 	case errors.Is(err, catalog.ErrSlugTaken):
 		return connect.NewError(connect.CodeAlreadyExists, errors.New("slug is taken by another tenant; choose another slug"))
 	case errors.As(err, &statusErr):

@@ -34,8 +34,14 @@ func (s *Service) CreateTenant(ctx context.Context, req *connect.Request[silov1.
 	if err != nil {
 		return nil, err
 	}
+	owner := actor(ctx)
+	if req.Msg.GetOwnerUserId() != "" {
+		if owner, err = validateUserID("owner_user_id", req.Msg.GetOwnerUserId()); err != nil {
+			return nil, err
+		}
+	}
 
-	t, err := s.createTenant(ctx, name, slug, config)
+	t, err := s.createTenant(ctx, name, slug, config, owner)
 	if err != nil {
 		return nil, s.toConnectError(ctx, req.Spec().Procedure, err)
 	}
@@ -53,7 +59,7 @@ func (s *Service) CreateTenant(ctx context.Context, req *connect.Request[silov1.
 	return connect.NewResponse(&silov1.CreateTenantResponse{Tenant: out}), nil
 }
 
-func (s *Service) createTenant(ctx context.Context, name, slug string, config []byte) (catalog.Tenant, error) {
+func (s *Service) createTenant(ctx context.Context, name, slug string, config []byte, owner string) (catalog.Tenant, error) {
 	id := uuid.New()
 	password, err := secret.NewPassword()
 	if err != nil {
@@ -77,7 +83,7 @@ func (s *Service) createTenant(ctx context.Context, name, slug string, config []
 		DatabaseName:          catalog.ObjectName(id),
 		RoleName:              catalog.ObjectName(id),
 		RolePasswordEncrypted: sealed,
-	}, actor(ctx), func(ctx context.Context, tx pgx.Tx) error {
+	}, owner, actor(ctx), func(ctx context.Context, tx pgx.Tx) error {
 		return s.jobs.EnqueueProvision(ctx, tx, id)
 	})
 }

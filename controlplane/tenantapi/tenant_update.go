@@ -36,6 +36,10 @@ func (s *Service) UpdateTenant(ctx context.Context, req *connect.Request[silov1.
 			}
 			update.Name = &name
 		case "slug":
+			if !callerFrom(ctx).Admin {
+				return nil, connect.NewError(connect.CodePermissionDenied,
+					errors.New("only platform administrators may change a tenant's slug"))
+			}
 			slug, err := normalizeSlug(tenant.GetSlug())
 			if err != nil {
 				return nil, err

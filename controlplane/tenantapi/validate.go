@@ -13,9 +13,10 @@ import (
 
 // Limits on tenant fields.
 const (
-	maxNameLength = 255
-	minSlugLength = 3
-	maxSlugLength = 63
+	maxNameLength   = 255
+	maxUserIDLength = 255
+	minSlugLength   = 3
+	maxSlugLength   = 63
 	// maxConfigBytes caps the config object, measured as compact JSON.
 	maxConfigBytes = 64 << 10
 )
@@ -96,4 +97,21 @@ func parseID(field, id string) (uuid.UUID, error) {
 	}
 
 	return parsed, nil
+}
+
+// validateUserID checks a user id given in field: the identity provider's
+// subject, 1 to 255 characters without control characters.
+func validateUserID(field, userID string) (string, error) {
+	switch {
+	case userID == "":
+		return "", invalid("%s: required", field)
+	case !utf8.ValidString(userID):
+		return "", invalid("%s: must be valid UTF-8", field)
+	case utf8.RuneCountInString(userID) > maxUserIDLength:
+		return "", invalid("%s: must be at most %d characters, got %d", field, maxUserIDLength, utf8.RuneCountInString(userID))
+	case strings.IndexFunc(userID, unicode.IsControl) >= 0:
+		return "", invalid("%s: must not contain control characters", field)
+	}
+
+	return userID, nil
 }

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,10 +21,10 @@ const Prefix = "SILO"
 // Config is the whole configuration of a silo process. Each field is read
 // from the variable named by its envconfig tag with the SILO_ prefix.
 type Config struct {
-	CatalogURL        string        `envconfig:"CATALOG_URL" required:"true" desc:"PostgreSQL URL of the catalog database (tenants, users, job queue)"`
+	CatalogURL        string        `envconfig:"CATALOG_URL" desc:"PostgreSQL URL of the catalog database (tenants, users, job queue)"`
 	HTTPAddr          string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"host:port the HTTP server (Connect, gRPC, REST, health, metrics) listens on"`
 	DatabaseServerURL string        `envconfig:"DATABASE_SERVER_URL" desc:"PostgreSQL URL of an administrator on the server that holds new tenant databases; empty means the catalog's server with the catalog's credentials"`
-	EncryptionKey     string        `envconfig:"ENCRYPTION_KEY" required:"true" desc:"base64 of 32 random bytes; encrypts tenant role passwords and server credentials in the catalog"`
+	EncryptionKey     string        `envconfig:"ENCRYPTION_KEY" desc:"base64 of 32 random bytes; encrypts tenant role passwords and server credentials in the catalog"`
 	DeleteGracePeriod time.Duration `envconfig:"DELETE_GRACE_PERIOD" default:"168h" desc:"time between DeleteTenant and dropping the tenant's database; 0s drops it at once"`
 	ProvisionTimeout  time.Duration `envconfig:"PROVISION_TIMEOUT" default:"30s" desc:"longest time CreateTenant waits for provisioning before it returns the tenant still provisioning"`
 
@@ -34,12 +35,69 @@ type Config struct {
 	JobRescueAfter       time.Duration `envconfig:"JOB_RESCUE_AFTER" default:"25s" desc:"time after which a job left running by a crashed process is retried; must exceed SILO_JOB_TIMEOUT"`
 	ProvisionMaxAttempts int           `envconfig:"PROVISION_MAX_ATTEMPTS" default:"20" desc:"attempts of a provisioning job before the tenant is marked failed"`
 
+	Auth
+	TokenSigningKey string        `envconfig:"TOKEN_SIGNING_KEY" desc:"base64 of at least 32 bytes; signs the tenant-scoped tokens silo issues"`
+	TokenIssuer     string        `envconfig:"TOKEN_ISSUER" default:"silo" desc:"iss claim of tenant-scoped tokens; must differ from SILO_AUTH_ISSUER"`
+	TenantTokenTTL  time.Duration `envconfig:"TENANT_TOKEN_TTL" default:"15m" desc:"lifetime of tenant-scoped tokens"`
+	MaxRequestBytes int64         `envconfig:"MAX_REQUEST_BYTES" default:"1048576" desc:"largest request body accepted"`
+
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"15s" desc:"longest wait for in-flight requests and jobs at shutdown"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"minimum level of log records: debug, info, warn or error"`
 	LogFormat       string        `envconfig:"LOG_FORMAT" default:"json" desc:"log record format: json or text"`
 
-	// encryptionKey is EncryptionKey decoded by Validate.
-	encryptionKey secret.Key
+	// Decoded by Validate from the base64 fields above.
+	encryptionKey   secret.Key
+	tokenSigningKey []byte
+}
+
+// Auth is how user tokens are verified: the part of the configuration that
+// `silo token` needs too.
+type Auth struct {
+	AuthIssuer     string `envconfig:"AUTH_ISSUER" default:"silo-dev" desc:"required iss claim of user tokens"`
+	AuthAudience   string `envconfig:"AUTH_AUDIENCE" default:"silo" desc:"required aud claim of every token"`
+	AuthHMACKey    string `envconfig:"AUTH_HMAC_KEY" desc:"base64 of at least 32 bytes; verifies HS256/384/512 user tokens (development)"`
+	AuthJWKSURL    string `envconfig:"AUTH_JWKS_URL" desc:"JWKS file path or http(s) URL whose public keys verify user tokens (production)"`
+	AuthAdminClaim string `envconfig:"AUTH_ADMIN_CLAIM" default:"silo_admin" desc:"claim that marks platform administrators when it is true"`
+
+	// authHMACKey is AuthHMACKey decoded by validate.
+	authHMACKey []byte
+}
+
+// LoadAuth reads only the user token settings, for commands that sign
+// development tokens.
+func LoadAuth() (*Auth, error) {
+	var a Auth
+	if err := envconfig.Process(Prefix, &a); err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	var errs []error
+	a.validate(func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) })
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	return &a, nil
+}
+
+func (a *Auth) validate(add func(string, ...any)) {
+	a.authHMACKey = decodeSigningKey("SILO_AUTH_HMAC_KEY", a.AuthHMACKey, false, add)
+	if a.AuthHMACKey == "" && a.AuthJWKSURL == "" {
+		add("SILO_AUTH_HMAC_KEY or SILO_AUTH_JWKS_URL: set at least one, so user tokens can be verified")
+	}
+	if a.AuthIssuer == "" {
+		add("SILO_AUTH_ISSUER: must not be empty")
+	}
+	if a.AuthAudience == "" {
+		add("SILO_AUTH_AUDIENCE: must not be empty")
+	}
+	if a.AuthAdminClaim == "" {
+		add("SILO_AUTH_ADMIN_CLAIM: must not be empty")
+	}
+}
+
+// AuthHMACKeyBytes returns the decoded SILO_AUTH_HMAC_KEY; nil when unset.
+func (a *Auth) AuthHMACKeyBytes() []byte {
+	return a.authHMACKey
 }
 
 // Load reads the environment and validates the result. Its errors name the
@@ -89,6 +147,17 @@ func (c *Config) Validate() error {
 		c.encryptionKey = key
 	}
 
+	c.validate(add)
+	c.tokenSigningKey = decodeSigningKey("SILO_TOKEN_SIGNING_KEY", c.TokenSigningKey, true, add)
+	if c.TokenIssuer == "" || c.TokenIssuer == c.AuthIssuer {
+		add("SILO_TOKEN_ISSUER: must be set and differ from SILO_AUTH_ISSUER (%q)", c.AuthIssuer)
+	}
+	if c.TenantTokenTTL <= 0 {
+		add("SILO_TENANT_TOKEN_TTL: must be positive, got %s", c.TenantTokenTTL)
+	}
+	if c.MaxRequestBytes < 1024 {
+		add("SILO_MAX_REQUEST_BYTES: must be at least 1024, got %d", c.MaxRequestBytes)
+	}
 	if c.DeleteGracePeriod < 0 {
 		add("SILO_DELETE_GRACE_PERIOD: must not be negative, got %s", c.DeleteGracePeriod)
 	}
@@ -121,6 +190,39 @@ func (c *Config) Validate() error {
 // succeeds.
 func (c *Config) Key() secret.Key {
 	return c.encryptionKey
+}
+
+// TokenSigningKeyBytes returns the decoded SILO_TOKEN_SIGNING_KEY.
+func (c *Config) TokenSigningKeyBytes() []byte {
+	return c.tokenSigningKey
+}
+
+// minSigningKeyBytes is the shortest HMAC key accepted: 256 bits, the
+// output size of SHA-256, as RFC 7518 requires for HS256.
+const minSigningKeyBytes = 32
+
+// decodeSigningKey decodes a base64 HMAC key from variable, reporting
+// problems through add without echoing the value.
+func decodeSigningKey(variable, value string, required bool, add func(string, ...any)) []byte {
+	const hint = "generate one with: head -c 32 /dev/urandom | base64"
+	if value == "" {
+		if required {
+			add("%s: required; %s", variable, hint)
+		}
+		return nil
+	}
+
+	key, err := base64.StdEncoding.DecodeString(value)
+	switch {
+	case err != nil:
+		add("%s: not valid standard base64; %s", variable, hint)
+		return nil
+	case len(key) < minSigningKeyBytes:
+		add("%s: decodes to %d bytes, want at least %d; %s", variable, len(key), minSigningKeyBytes, hint)
+		return nil
+	}
+
+	return key
 }
 
 // ServerURL returns the administrator URL for tenant databases:

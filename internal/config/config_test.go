@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ func setValid(t *testing.T) {
 	t.Helper()
 	t.Setenv("SILO_CATALOG_URL", "postgres://silo:catalog-pw@127.0.0.1:5432/silo")
 	t.Setenv("SILO_ENCRYPTION_KEY", validKey)
+	t.Setenv("SILO_AUTH_HMAC_KEY", validKey)
+	t.Setenv("SILO_TOKEN_SIGNING_KEY", validKey)
 }
 
 func TestLoadDefaults(t *testing.T) {
@@ -50,6 +53,21 @@ func TestLoadZeroGracePeriod(t *testing.T) {
 	require.Zero(t, c.DeleteGracePeriod)
 }
 
+func TestLoadUnsetRequired(t *testing.T) {
+	for _, variable := range []string{"SILO_CATALOG_URL", "SILO_ENCRYPTION_KEY", "SILO_TOKEN_SIGNING_KEY"} {
+		t.Run(variable, func(t *testing.T) {
+			setValid(t)
+			t.Setenv(variable, "")
+			require.NoError(t, os.Unsetenv(variable))
+
+			_, err := Load()
+
+			require.Error(t, err)
+			require.Contains(t, err.Error(), variable)
+		})
+	}
+}
+
 func TestLoadRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -72,6 +90,13 @@ func TestLoadRejects(t *testing.T) {
 		{name: "rescue before timeout", variable: "SILO_JOB_RESCUE_AFTER", value: "1s"},
 		{name: "log level", variable: "SILO_LOG_LEVEL", value: "loud"},
 		{name: "log format", variable: "SILO_LOG_FORMAT", value: "xml"},
+		{name: "hmac key short", variable: "SILO_AUTH_HMAC_KEY", value: "c2hvcnQ=", secret: "c2hvcnQ="},
+		{name: "hmac key not base64", variable: "SILO_AUTH_HMAC_KEY", value: "%%%secret%%%", secret: "%%%secret%%%"},
+		{name: "no user key", variable: "SILO_AUTH_HMAC_KEY", value: ""},
+		{name: "missing signing key", variable: "SILO_TOKEN_SIGNING_KEY", value: ""},
+		{name: "token issuer equals auth issuer", variable: "SILO_TOKEN_ISSUER", value: "silo-dev"},
+		{name: "tenant token ttl", variable: "SILO_TENANT_TOKEN_TTL", value: "0s"},
+		{name: "request limit tiny", variable: "SILO_MAX_REQUEST_BYTES", value: "10"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			setValid(t)

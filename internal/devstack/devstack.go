@@ -102,10 +102,10 @@ func (s *Stack) PasswordFile() string {
 	return filepath.Join(s.dir, passwordFile)
 }
 
-// EncryptionKey returns the key stored in the data folder, generating it on
-// first use.
-func (s *Stack) EncryptionKey() (string, error) {
-	return s.readOrCreate("encryption-key", func() (string, error) {
+// Key returns the base64 key stored in the file name in the data folder,
+// generating 32 random bytes on first use.
+func (s *Stack) Key(name string) (string, error) {
+	return s.readOrCreate(name, func() (string, error) {
 		key, err := secret.NewKey()
 		if err != nil {
 			return "", err

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -23,7 +24,9 @@ import (
 	"silo.dev/silo/controlplane/catalog"
 	"silo.dev/silo/controlplane/provision"
 	"silo.dev/silo/controlplane/tenantapi"
+	"silo.dev/silo/gen/openapi"
 	"silo.dev/silo/gen/silo/v1/silov1connect"
+	"silo.dev/silo/internal/authn"
 	"silo.dev/silo/internal/config"
 	"silo.dev/silo/internal/secret"
 )
@@ -50,9 +53,9 @@ func ParseRole(s string) (Role, error) {
 
 func (r Role) controlPlane() bool { return r == RoleAll || r == RoleControlPlane }
 
-// maxRequestBytes caps a request message. The largest legitimate message is
-// a tenant with a 64 KiB config.
-const maxRequestBytes = 1 << 20
+// authLeeway is the clock skew allowed between silo and token issuers
+// when checking exp, nbf and iat.
+const authLeeway = 30 * time.Second
 
 // catalogPoolSize is the catalog pool's connection cap: API requests, the
 // job queue's fetchers, and one connection per running job for its tenant
@@ -139,10 +142,20 @@ func (s *Server) build(ctx context.Context, opts *Options) error {
 	})
 	mux.Handle("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(openapi.Document)
+	})
+
+	authConfig := s.authnConfig()
+	verifier, err := authn.NewVerifier(ctx, authConfig)
+	if err != nil {
+		return err
+	}
 
 	serviceNames := []string{}
 	var services []*vanguard.Service
-	handlerOpts := []connect.HandlerOption{connect.WithReadMaxBytes(maxRequestBytes)}
+	handlerOpts := []connect.HandlerOption{connect.WithReadMaxBytes(int(s.cfg.MaxRequestBytes))}
 
 	if s.role.controlPlane() {
 		if err := s.registerServer(ctx, store, box); err != nil {
@@ -163,12 +176,14 @@ func (s *Server) build(ctx context.Context, opts *Options) error {
 			return err
 		}
 
-		tenants := tenantapi.New(store, s.jobs, box, tenantapi.Options{
+		tenants := tenantapi.New(store, s.jobs, box, authn.NewIssuer(authConfig), tenantapi.Options{
 			DeleteGracePeriod: s.cfg.DeleteGracePeriod,
 			ProvisionTimeout:  s.cfg.ProvisionTimeout,
+			TenantTokenTTL:    s.cfg.TenantTokenTTL,
 			PollInterval:      opts.PollInterval,
 		}, s.logger)
-		path, handler := silov1connect.NewTenantServiceHandler(tenants, handlerOpts...)
+		path, handler := silov1connect.NewTenantServiceHandler(tenants,
+			append(handlerOpts, connect.WithInterceptors(tenants.Interceptor()))...)
 		mux.Handle(path, handler)
 		services = append(services, vanguard.NewService(path, handler))
 		serviceNames = append(serviceNames, silov1connect.TenantServiceName)
@@ -197,13 +212,38 @@ func (s *Server) build(ctx context.Context, opts *Options) error {
 	protocols.SetUnencryptedHTTP2(true)
 	s.http = &http.Server{
 		Addr:              s.cfg.HTTPAddr,
-		Handler:           mux,
+		Handler:           verifier.Middleware(mux, isPublic, s.cfg.MaxRequestBytes),
 		Protocols:         protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
 
 	return nil
+}
+
+// isPublic reports whether a request may go without a bearer token: the
+// health and readiness probes, the OpenAPI document, and gRPC health.
+func isPublic(r *http.Request) bool {
+	switch r.URL.Path {
+	case "/healthz", "/readyz", "/openapi.yaml":
+		return true
+	}
+
+	return strings.HasPrefix(r.URL.Path, "/"+grpchealth.HealthV1ServiceName+"/")
+}
+
+// authnConfig returns the token settings from the configuration.
+func (s *Server) authnConfig() authn.Config {
+	return authn.Config{
+		Issuer:      s.cfg.AuthIssuer,
+		Audience:    s.cfg.AuthAudience,
+		HMACKey:     s.cfg.AuthHMACKeyBytes(),
+		JWKSURL:     s.cfg.AuthJWKSURL,
+		AdminClaim:  s.cfg.AuthAdminClaim,
+		SigningKey:  s.cfg.TokenSigningKeyBytes(),
+		TokenIssuer: s.cfg.TokenIssuer,
+		Leeway:      authLeeway,
+	}
 }
 
 // registerServer records the database server for new tenants in the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -29,15 +30,23 @@ func TestHealthEndpoints(t *testing.T) {
 	t.Parallel()
 	env := silotest.Start(t, nil)
 
-	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+	for _, path := range []string{"/healthz", "/readyz", "/openapi.yaml"} {
 		t.Run(path, func(t *testing.T) {
 			resp, err := http.Get(env.URL + path)
 			require.NoError(t, err)
 			defer resp.Body.Close()
 
-			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.Equal(t, http.StatusOK, resp.StatusCode, "public without a token")
 		})
 	}
+	t.Run("/metrics", func(t *testing.T) {
+		resp, err := http.Get(env.URL + "/metrics")
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+
+		restCall(t, env.Token(t, "prometheus", false), http.MethodGet, env.URL+"/metrics", "", http.StatusOK)
+	})
 }
 
 func TestGRPCHealth(t *testing.T) {
@@ -54,7 +63,8 @@ func TestGRPCHealth(t *testing.T) {
 func TestTenantServiceOverGRPC(t *testing.T) {
 	t.Parallel()
 	env := silotest.Start(t, nil)
-	client := silov1connect.NewTenantServiceClient(h2cClient(), env.URL, connect.WithGRPC())
+	client := silov1connect.NewTenantServiceClient(h2cClient(), env.URL, connect.WithGRPC(),
+		connect.WithInterceptors(silotest.Bearer(env.Token(t, "grpc-admin", true))))
 
 	created, err := client.CreateTenant(t.Context(), connect.NewRequest(&silov1.CreateTenantRequest{Name: "Acme", Slug: "acme"}))
 	require.NoError(t, err)
@@ -62,16 +72,21 @@ func TestTenantServiceOverGRPC(t *testing.T) {
 
 	_, err = client.GetTenant(t.Context(), connect.NewRequest(&silov1.GetTenantRequest{Slug: "missing"}))
 	require.Equal(t, connect.CodeNotFound, connect.CodeOf(err))
+
+	anonymous := silov1connect.NewTenantServiceClient(h2cClient(), env.URL, connect.WithGRPC())
+	_, err = anonymous.ListTenants(t.Context(), connect.NewRequest(&silov1.ListTenantsRequest{}))
+	require.Equal(t, connect.CodeUnauthenticated, connect.CodeOf(err))
 }
 
 func TestRESTMatchesConnect(t *testing.T) {
 	t.Parallel()
 	env := silotest.Start(t, nil)
+	admin := env.Token(t, silotest.AdminSubject, true)
 
-	created := restCall(t, http.MethodPost, env.URL+"/api/v1/tenants", `{"name":"Acme","slug":"acme","config":{"plan":"pro"}}`, http.StatusOK)
+	created := restCall(t, admin, http.MethodPost, env.URL+"/api/v1/tenants", `{"name":"Acme","slug":"acme","config":{"plan":"pro"}}`, http.StatusOK)
 	id := created["tenant"].(map[string]any)["id"].(string)
 
-	viaREST := restCall(t, http.MethodGet, env.URL+"/api/v1/tenants/"+id, "", http.StatusOK)
+	viaREST := restCall(t, admin, http.MethodGet, env.URL+"/api/v1/tenants/"+id, "", http.StatusOK)
 	connectResp, err := env.Tenants.GetTenant(t.Context(), connect.NewRequest(&silov1.GetTenantRequest{Id: id}))
 	require.NoError(t, err)
 	encoded, err := protojson.Marshal(connectResp.Msg)
@@ -80,16 +95,16 @@ func TestRESTMatchesConnect(t *testing.T) {
 	require.NoError(t, json.Unmarshal(encoded, &viaConnect))
 	require.Equal(t, viaConnect, viaREST)
 
-	restCall(t, http.MethodPost, env.URL+"/api/v1/tenants/"+id+":suspend", `{}`, http.StatusOK)
-	restCall(t, http.MethodPost, env.URL+"/api/v1/tenants/"+id+":resume", `{}`, http.StatusOK)
-	patched := restCall(t, http.MethodPatch, env.URL+"/api/v1/tenants/"+id+"?update_mask=name", `{"name":"Acme Two"}`, http.StatusOK)
+	restCall(t, admin, http.MethodPost, env.URL+"/api/v1/tenants/"+id+":suspend", `{}`, http.StatusOK)
+	restCall(t, admin, http.MethodPost, env.URL+"/api/v1/tenants/"+id+":resume", `{}`, http.StatusOK)
+	patched := restCall(t, admin, http.MethodPatch, env.URL+"/api/v1/tenants/"+id+"?update_mask=name", `{"name":"Acme Two"}`, http.StatusOK)
 	require.Equal(t, "Acme Two", patched["tenant"].(map[string]any)["name"])
-	list := restCall(t, http.MethodGet, env.URL+"/api/v1/tenants?page_size=10", "", http.StatusOK)
+	list := restCall(t, admin, http.MethodGet, env.URL+"/api/v1/tenants?page_size=10", "", http.StatusOK)
 	require.Len(t, list["tenants"], 1)
 
-	missing := restCall(t, http.MethodGet, env.URL+"/api/v1/tenants/00000000-0000-0000-0000-000000000000", "", http.StatusNotFound)
+	missing := restCall(t, admin, http.MethodGet, env.URL+"/api/v1/tenants/00000000-0000-0000-0000-000000000000", "", http.StatusNotFound)
 	require.EqualValues(t, connect.CodeNotFound, missing["code"])
-	invalid := restCall(t, http.MethodPost, env.URL+"/api/v1/tenants", `{"name":"Bad","slug":"a"}`, http.StatusBadRequest)
+	invalid := restCall(t, admin, http.MethodPost, env.URL+"/api/v1/tenants", `{"name":"Bad","slug":"a"}`, http.StatusBadRequest)
 	require.EqualValues(t, connect.CodeInvalidArgument, invalid["code"])
 }
 
@@ -97,18 +112,22 @@ func TestConnectJSONWithCurlHeaders(t *testing.T) {
 	t.Parallel()
 	env := silotest.Start(t, nil)
 
-	body := restCall(t, http.MethodPost, env.URL+"/silo.v1.TenantService/CreateTenant", `{"name":"Acme","slug":"acme"}`, http.StatusOK)
+	body := restCall(t, env.Token(t, "curl-admin", true), http.MethodPost, env.URL+"/silo.v1.TenantService/CreateTenant", `{"name":"Acme","slug":"acme"}`, http.StatusOK)
 
 	require.Equal(t, "TENANT_STATUS_ACTIVE", body["tenant"].(map[string]any)["status"])
 }
 
-// restCall sends a JSON request and returns the decoded JSON response after
-// checking its status code.
-func restCall(t *testing.T, method, url, body string, wantStatus int) map[string]any {
+// restCall sends a JSON request with a bearer token (none when token is
+// empty) and returns the decoded JSON response after checking its status
+// code. A response that is not JSON decodes to nil.
+func restCall(t *testing.T, token, method, url, body string, wantStatus int) map[string]any {
 	t.Helper()
 
 	req, err := http.NewRequestWithContext(t.Context(), method, url, bytes.NewBufferString(body))
 	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -120,7 +139,9 @@ func restCall(t *testing.T, method, url, body string, wantStatus int) map[string
 	require.Equal(t, wantStatus, resp.StatusCode, string(raw))
 
 	var decoded map[string]any
-	require.NoError(t, json.Unmarshal(raw, &decoded), string(raw))
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		require.NoError(t, json.Unmarshal(raw, &decoded), string(raw))
+	}
 
 	return decoded
 }

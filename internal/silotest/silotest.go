@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"silo.dev/silo/controlplane/provision"
 	"silo.dev/silo/gen/silo/v1/silov1connect"
+	"silo.dev/silo/internal/authn"
 	"silo.dev/silo/internal/config"
 	"silo.dev/silo/internal/pgtest"
 	"silo.dev/silo/internal/secret"
@@ -39,6 +41,7 @@ type Env struct {
 	Catalog *pgxpool.Pool
 	Config  *config.Config
 	Server  *server.Server
+	// Tenants is a client for the platform administrator AdminSubject.
 	Tenants silov1connect.TenantServiceClient
 	// Logs holds every record the server logged, as JSON lines.
 	Logs *Buffer
@@ -75,9 +78,19 @@ func Config(t testing.TB, catalogURL string) *config.Config {
 	key, err := secret.NewKey()
 	require.NoError(t, err)
 	cfg := &config.Config{
-		CatalogURL:            catalogURL,
-		HTTPAddr:              "127.0.0.1:0",
-		EncryptionKey:         key.String(),
+		CatalogURL:    catalogURL,
+		HTTPAddr:      "127.0.0.1:0",
+		EncryptionKey: key.String(),
+		Auth: config.Auth{
+			AuthIssuer:     "silo-test-users",
+			AuthAudience:   "silo-test",
+			AuthHMACKey:    randomKey(t),
+			AuthAdminClaim: "silo_admin",
+		},
+		TokenSigningKey:       randomKey(t),
+		TokenIssuer:           "silo-test",
+		TenantTokenTTL:        15 * time.Minute,
+		MaxRequestBytes:       1 << 20,
 		DeleteGracePeriod:     0,
 		ProvisionTimeout:      20 * time.Second,
 		TenantConnectionLimit: 20,
@@ -92,6 +105,15 @@ func Config(t testing.TB, catalogURL string) *config.Config {
 	require.NoError(t, cfg.Validate())
 
 	return cfg
+}
+
+func randomKey(t testing.TB) string {
+	t.Helper()
+
+	key, err := secret.NewKey()
+	require.NoError(t, err)
+
+	return key.String()
 }
 
 // NewCatalog returns the superuser URL of a new, migrated catalog database
@@ -145,17 +167,76 @@ func Start(t testing.TB, opts *Options) *Env {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 
-	baseURL := "http://" + listener.Addr().String()
-
-	return &Env{
-		URL:        baseURL,
+	env := &Env{
+		URL:        "http://" + listener.Addr().String(),
 		CatalogURL: catalogURL,
 		Catalog:    pool,
 		Config:     cfg,
 		Server:     srv,
-		Tenants:    silov1connect.NewTenantServiceClient(http.DefaultClient, baseURL),
 		Logs:       logs,
 	}
+	env.Tenants = env.Client(env.Token(t, AdminSubject, true))
+
+	return env
+}
+
+// AdminSubject is the user id of the platform administrator behind
+// Env.Tenants.
+const AdminSubject = "platform-admin"
+
+// Token returns a user token for subject signed with the server's
+// development key, marking a platform administrator when admin is set.
+func (e *Env) Token(t testing.TB, subject string, admin bool) string {
+	t.Helper()
+
+	auth := e.Config.Auth
+	token, err := authn.SignUserToken(auth.AuthHMACKeyBytes(), auth.AuthIssuer, auth.AuthAudience, subject, auth.AuthAdminClaim, admin, time.Hour)
+	require.NoError(t, err)
+
+	return token
+}
+
+// Client returns a TenantService client that sends token as its bearer
+// token.
+func (e *Env) Client(token string, opts ...connect.ClientOption) silov1connect.TenantServiceClient {
+	opts = append(opts, connect.WithInterceptors(Bearer(token)))
+
+	return silov1connect.NewTenantServiceClient(http.DefaultClient, e.URL, opts...)
+}
+
+// UserClient returns a TenantService client for subject, who is not a
+// platform administrator.
+func (e *Env) UserClient(t testing.TB, subject string) silov1connect.TenantServiceClient {
+	t.Helper()
+
+	return e.Client(e.Token(t, subject, false))
+}
+
+// Bearer returns a client interceptor that sends token in the
+// Authorization header of every call.
+func Bearer(token string) connect.Interceptor {
+	return bearer("Bearer " + token)
+}
+
+type bearer string
+
+func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set("Authorization", string(b))
+		return next(ctx, req)
+	}
+}
+
+func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		conn.RequestHeader().Set("Authorization", string(b))
+		return conn
+	}
+}
+
+func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
 }
 
 // Buffer is a bytes.Buffer that is safe for concurrent writers.

@@ -12,6 +12,7 @@ import (
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	structpb "google.golang.org/protobuf/types/known/structpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -30,7 +31,9 @@ type CreateTenantRequest struct {
 	// Trimmed and lowercased before it is checked and stored.
 	Slug string `protobuf:"bytes,2,opt,name=slug,proto3" json:"slug,omitempty"`
 	// Settings of the tenant; an empty object when unset.
-	Config        *structpb.Struct `protobuf:"bytes,3,opt,name=config,proto3" json:"config,omitempty"`
+	Config *structpb.Struct `protobuf:"bytes,3,opt,name=config,proto3" json:"config,omitempty"`
+	// User who becomes the tenant's first owner; the caller when unset.
+	OwnerUserId   string `protobuf:"bytes,4,opt,name=owner_user_id,json=ownerUserId,proto3" json:"owner_user_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -84,6 +87,13 @@ func (x *CreateTenantRequest) GetConfig() *structpb.Struct {
 		return x.Config
 	}
 	return nil
+}
+
+func (x *CreateTenantRequest) GetOwnerUserId() string {
+	if x != nil {
+		return x.OwnerUserId
+	}
+	return ""
 }
 
 type CreateTenantResponse struct {
@@ -708,15 +718,822 @@ func (x *DeleteTenantResponse) GetTenant() *Tenant {
 	return nil
 }
 
+type AddTenantUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Role          TenantRole             `protobuf:"varint,3,opt,name=role,proto3,enum=silo.v1.TenantRole" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddTenantUserRequest) Reset() {
+	*x = AddTenantUserRequest{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddTenantUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddTenantUserRequest) ProtoMessage() {}
+
+func (x *AddTenantUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddTenantUserRequest.ProtoReflect.Descriptor instead.
+func (*AddTenantUserRequest) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *AddTenantUserRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *AddTenantUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *AddTenantUserRequest) GetRole() TenantRole {
+	if x != nil {
+		return x.Role
+	}
+	return TenantRole_TENANT_ROLE_UNSPECIFIED
+}
+
+type AddTenantUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantUser    *TenantUser            `protobuf:"bytes,1,opt,name=tenant_user,json=tenantUser,proto3" json:"tenant_user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddTenantUserResponse) Reset() {
+	*x = AddTenantUserResponse{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddTenantUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddTenantUserResponse) ProtoMessage() {}
+
+func (x *AddTenantUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddTenantUserResponse.ProtoReflect.Descriptor instead.
+func (*AddTenantUserResponse) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *AddTenantUserResponse) GetTenantUser() *TenantUser {
+	if x != nil {
+		return x.TenantUser
+	}
+	return nil
+}
+
+type UpdateTenantUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Role          TenantRole             `protobuf:"varint,3,opt,name=role,proto3,enum=silo.v1.TenantRole" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateTenantUserRequest) Reset() {
+	*x = UpdateTenantUserRequest{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateTenantUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateTenantUserRequest) ProtoMessage() {}
+
+func (x *UpdateTenantUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateTenantUserRequest.ProtoReflect.Descriptor instead.
+func (*UpdateTenantUserRequest) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *UpdateTenantUserRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *UpdateTenantUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *UpdateTenantUserRequest) GetRole() TenantRole {
+	if x != nil {
+		return x.Role
+	}
+	return TenantRole_TENANT_ROLE_UNSPECIFIED
+}
+
+type UpdateTenantUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantUser    *TenantUser            `protobuf:"bytes,1,opt,name=tenant_user,json=tenantUser,proto3" json:"tenant_user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateTenantUserResponse) Reset() {
+	*x = UpdateTenantUserResponse{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateTenantUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateTenantUserResponse) ProtoMessage() {}
+
+func (x *UpdateTenantUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateTenantUserResponse.ProtoReflect.Descriptor instead.
+func (*UpdateTenantUserResponse) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UpdateTenantUserResponse) GetTenantUser() *TenantUser {
+	if x != nil {
+		return x.TenantUser
+	}
+	return nil
+}
+
+type RemoveTenantUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveTenantUserRequest) Reset() {
+	*x = RemoveTenantUserRequest{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveTenantUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveTenantUserRequest) ProtoMessage() {}
+
+func (x *RemoveTenantUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveTenantUserRequest.ProtoReflect.Descriptor instead.
+func (*RemoveTenantUserRequest) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RemoveTenantUserRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *RemoveTenantUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type RemoveTenantUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveTenantUserResponse) Reset() {
+	*x = RemoveTenantUserResponse{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveTenantUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveTenantUserResponse) ProtoMessage() {}
+
+func (x *RemoveTenantUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveTenantUserResponse.ProtoReflect.Descriptor instead.
+func (*RemoveTenantUserResponse) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{19}
+}
+
+type ListTenantUsersRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// Users per page: 50 when unset, at most 1000.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTenantUsersRequest) Reset() {
+	*x = ListTenantUsersRequest{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTenantUsersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTenantUsersRequest) ProtoMessage() {}
+
+func (x *ListTenantUsersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTenantUsersRequest.ProtoReflect.Descriptor instead.
+func (*ListTenantUsersRequest) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListTenantUsersRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ListTenantUsersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTenantUsersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListTenantUsersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantUsers   []*TenantUser          `protobuf:"bytes,1,rep,name=tenant_users,json=tenantUsers,proto3" json:"tenant_users,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTenantUsersResponse) Reset() {
+	*x = ListTenantUsersResponse{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTenantUsersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTenantUsersResponse) ProtoMessage() {}
+
+func (x *ListTenantUsersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTenantUsersResponse.ProtoReflect.Descriptor instead.
+func (*ListTenantUsersResponse) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListTenantUsersResponse) GetTenantUsers() []*TenantUser {
+	if x != nil {
+		return x.TenantUsers
+	}
+	return nil
+}
+
+func (x *ListTenantUsersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type ListMyTenantsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMyTenantsRequest) Reset() {
+	*x = ListMyTenantsRequest{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMyTenantsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMyTenantsRequest) ProtoMessage() {}
+
+func (x *ListMyTenantsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMyTenantsRequest.ProtoReflect.Descriptor instead.
+func (*ListMyTenantsRequest) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{22}
+}
+
+type ListMyTenantsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tenants that are not purged, ordered by slug.
+	Memberships   []*Membership `protobuf:"bytes,1,rep,name=memberships,proto3" json:"memberships,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMyTenantsResponse) Reset() {
+	*x = ListMyTenantsResponse{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMyTenantsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMyTenantsResponse) ProtoMessage() {}
+
+func (x *ListMyTenantsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMyTenantsResponse.ProtoReflect.Descriptor instead.
+func (*ListMyTenantsResponse) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListMyTenantsResponse) GetMemberships() []*Membership {
+	if x != nil {
+		return x.Memberships
+	}
+	return nil
+}
+
+type SwitchTenantRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tenant's UUID or slug.
+	TenantId      string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SwitchTenantRequest) Reset() {
+	*x = SwitchTenantRequest{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SwitchTenantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SwitchTenantRequest) ProtoMessage() {}
+
+func (x *SwitchTenantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SwitchTenantRequest.ProtoReflect.Descriptor instead.
+func (*SwitchTenantRequest) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SwitchTenantRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+type SwitchTenantResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant *Tenant                `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Role   TenantRole             `protobuf:"varint,2,opt,name=role,proto3,enum=silo.v1.TenantRole" json:"role,omitempty"`
+	// Bearer token scoped to the tenant, signed by silo.
+	Token          string                 `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`
+	TokenExpiresAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=token_expires_at,json=tokenExpiresAt,proto3" json:"token_expires_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SwitchTenantResponse) Reset() {
+	*x = SwitchTenantResponse{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SwitchTenantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SwitchTenantResponse) ProtoMessage() {}
+
+func (x *SwitchTenantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SwitchTenantResponse.ProtoReflect.Descriptor instead.
+func (*SwitchTenantResponse) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SwitchTenantResponse) GetTenant() *Tenant {
+	if x != nil {
+		return x.Tenant
+	}
+	return nil
+}
+
+func (x *SwitchTenantResponse) GetRole() TenantRole {
+	if x != nil {
+		return x.Role
+	}
+	return TenantRole_TENANT_ROLE_UNSPECIFIED
+}
+
+func (x *SwitchTenantResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *SwitchTenantResponse) GetTokenExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TokenExpiresAt
+	}
+	return nil
+}
+
+type GetCurrentTenantRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCurrentTenantRequest) Reset() {
+	*x = GetCurrentTenantRequest{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCurrentTenantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCurrentTenantRequest) ProtoMessage() {}
+
+func (x *GetCurrentTenantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCurrentTenantRequest.ProtoReflect.Descriptor instead.
+func (*GetCurrentTenantRequest) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{26}
+}
+
+type GetCurrentTenantResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        *Tenant                `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Role          TenantRole             `protobuf:"varint,2,opt,name=role,proto3,enum=silo.v1.TenantRole" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCurrentTenantResponse) Reset() {
+	*x = GetCurrentTenantResponse{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCurrentTenantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCurrentTenantResponse) ProtoMessage() {}
+
+func (x *GetCurrentTenantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCurrentTenantResponse.ProtoReflect.Descriptor instead.
+func (*GetCurrentTenantResponse) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetCurrentTenantResponse) GetTenant() *Tenant {
+	if x != nil {
+		return x.Tenant
+	}
+	return nil
+}
+
+func (x *GetCurrentTenantResponse) GetRole() TenantRole {
+	if x != nil {
+		return x.Role
+	}
+	return TenantRole_TENANT_ROLE_UNSPECIFIED
+}
+
+type ListAuditEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only events of this tenant; every event when unset.
+	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// Events per page: 50 when unset, at most 1000.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEventsRequest) Reset() {
+	*x = ListAuditEventsRequest{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEventsRequest) ProtoMessage() {}
+
+func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListAuditEventsRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ListAuditEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAuditEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListAuditEventsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AuditEvents   []*AuditEvent          `protobuf:"bytes,1,rep,name=audit_events,json=auditEvents,proto3" json:"audit_events,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEventsResponse) Reset() {
+	*x = ListAuditEventsResponse{}
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEventsResponse) ProtoMessage() {}
+
+func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_silo_v1_tenant_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
+	return file_silo_v1_tenant_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListAuditEventsResponse) GetAuditEvents() []*AuditEvent {
+	if x != nil {
+		return x.AuditEvents
+	}
+	return nil
+}
+
+func (x *ListAuditEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_silo_v1_tenant_service_proto protoreflect.FileDescriptor
 
 const file_silo_v1_tenant_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1csilo/v1/tenant_service.proto\x12\asilo.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x14silo/v1/tenant.proto\"n\n" +
+	"\x1csilo/v1/tenant_service.proto\x12\asilo.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13silo/v1/audit.proto\x1a\x14silo/v1/tenant.proto\x1a\x19silo/v1/tenant_user.proto\"\x92\x01\n" +
 	"\x13CreateTenantRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04slug\x18\x02 \x01(\tR\x04slug\x12/\n" +
-	"\x06config\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06config\"?\n" +
+	"\x06config\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06config\x12\"\n" +
+	"\rowner_user_id\x18\x04 \x01(\tR\vownerUserId\"?\n" +
 	"\x14CreateTenantResponse\x12'\n" +
 	"\x06tenant\x18\x01 \x01(\v2\x0f.silo.v1.TenantR\x06tenant\"6\n" +
 	"\x10GetTenantRequest\x12\x0e\n" +
@@ -749,7 +1566,55 @@ const file_silo_v1_tenant_service_proto_rawDesc = "" +
 	"\x13DeleteTenantRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"?\n" +
 	"\x14DeleteTenantResponse\x12'\n" +
-	"\x06tenant\x18\x01 \x01(\v2\x0f.silo.v1.TenantR\x06tenant2\x96\x06\n" +
+	"\x06tenant\x18\x01 \x01(\v2\x0f.silo.v1.TenantR\x06tenant\"u\n" +
+	"\x14AddTenantUserRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12'\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x13.silo.v1.TenantRoleR\x04role\"M\n" +
+	"\x15AddTenantUserResponse\x124\n" +
+	"\vtenant_user\x18\x01 \x01(\v2\x13.silo.v1.TenantUserR\n" +
+	"tenantUser\"x\n" +
+	"\x17UpdateTenantUserRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12'\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x13.silo.v1.TenantRoleR\x04role\"P\n" +
+	"\x18UpdateTenantUserResponse\x124\n" +
+	"\vtenant_user\x18\x01 \x01(\v2\x13.silo.v1.TenantUserR\n" +
+	"tenantUser\"O\n" +
+	"\x17RemoveTenantUserRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\"\x1a\n" +
+	"\x18RemoveTenantUserResponse\"q\n" +
+	"\x16ListTenantUsersRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"y\n" +
+	"\x17ListTenantUsersResponse\x126\n" +
+	"\ftenant_users\x18\x01 \x03(\v2\x13.silo.v1.TenantUserR\vtenantUsers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x16\n" +
+	"\x14ListMyTenantsRequest\"N\n" +
+	"\x15ListMyTenantsResponse\x125\n" +
+	"\vmemberships\x18\x01 \x03(\v2\x13.silo.v1.MembershipR\vmemberships\"2\n" +
+	"\x13SwitchTenantRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\"\xc4\x01\n" +
+	"\x14SwitchTenantResponse\x12'\n" +
+	"\x06tenant\x18\x01 \x01(\v2\x0f.silo.v1.TenantR\x06tenant\x12'\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x13.silo.v1.TenantRoleR\x04role\x12\x14\n" +
+	"\x05token\x18\x03 \x01(\tR\x05token\x12D\n" +
+	"\x10token_expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0etokenExpiresAt\"\x19\n" +
+	"\x17GetCurrentTenantRequest\"l\n" +
+	"\x18GetCurrentTenantResponse\x12'\n" +
+	"\x06tenant\x18\x01 \x01(\v2\x0f.silo.v1.TenantR\x06tenant\x12'\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x13.silo.v1.TenantRoleR\x04role\"q\n" +
+	"\x16ListAuditEventsRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"y\n" +
+	"\x17ListAuditEventsResponse\x126\n" +
+	"\faudit_events\x18\x01 \x03(\v2\x13.silo.v1.AuditEventR\vauditEvents\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x8d\x0e\n" +
 	"\rTenantService\x12g\n" +
 	"\fCreateTenant\x12\x1c.silo.v1.CreateTenantRequest\x1a\x1d.silo.v1.CreateTenantResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/api/v1/tenants\x12c\n" +
 	"\tGetTenant\x12\x19.silo.v1.GetTenantRequest\x1a\x1a.silo.v1.GetTenantResponse\"\x1f\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/tenants/{id}\x90\x02\x01\x12d\n" +
@@ -757,7 +1622,15 @@ const file_silo_v1_tenant_service_proto_rawDesc = "" +
 	"\fUpdateTenant\x12\x1c.silo.v1.UpdateTenantRequest\x1a\x1d.silo.v1.UpdateTenantResponse\"+\x82\xd3\xe4\x93\x02%:\x06tenant2\x1b/api/v1/tenants/{tenant.id}\x12w\n" +
 	"\rSuspendTenant\x12\x1d.silo.v1.SuspendTenantRequest\x1a\x1e.silo.v1.SuspendTenantResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/api/v1/tenants/{id}:suspend\x12s\n" +
 	"\fResumeTenant\x12\x1c.silo.v1.ResumeTenantRequest\x1a\x1d.silo.v1.ResumeTenantResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/tenants/{id}:resume\x12i\n" +
-	"\fDeleteTenant\x12\x1c.silo.v1.DeleteTenantRequest\x1a\x1d.silo.v1.DeleteTenantResponse\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/api/v1/tenants/{id}B\"Z silo.dev/silo/gen/silo/v1;silov1b\x06proto3"
+	"\fDeleteTenant\x12\x1c.silo.v1.DeleteTenantRequest\x1a\x1d.silo.v1.DeleteTenantResponse\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/api/v1/tenants/{id}\x12|\n" +
+	"\rAddTenantUser\x12\x1d.silo.v1.AddTenantUserRequest\x1a\x1e.silo.v1.AddTenantUserResponse\",\x82\xd3\xe4\x93\x02&:\x01*\"!/api/v1/tenants/{tenant_id}/users\x12\x8f\x01\n" +
+	"\x10UpdateTenantUser\x12 .silo.v1.UpdateTenantUserRequest\x1a!.silo.v1.UpdateTenantUserResponse\"6\x82\xd3\xe4\x93\x020:\x01*2+/api/v1/tenants/{tenant_id}/users/{user_id}\x12\x8c\x01\n" +
+	"\x10RemoveTenantUser\x12 .silo.v1.RemoveTenantUserRequest\x1a!.silo.v1.RemoveTenantUserResponse\"3\x82\xd3\xe4\x93\x02-*+/api/v1/tenants/{tenant_id}/users/{user_id}\x12\x82\x01\n" +
+	"\x0fListTenantUsers\x12\x1f.silo.v1.ListTenantUsersRequest\x1a .silo.v1.ListTenantUsersResponse\",\x82\xd3\xe4\x93\x02#\x12!/api/v1/tenants/{tenant_id}/users\x90\x02\x01\x12m\n" +
+	"\rListMyTenants\x12\x1d.silo.v1.ListMyTenantsRequest\x1a\x1e.silo.v1.ListMyTenantsResponse\"\x1d\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/me/tenants\x90\x02\x01\x12n\n" +
+	"\fSwitchTenant\x12\x1c.silo.v1.SwitchTenantRequest\x1a\x1d.silo.v1.SwitchTenantResponse\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/api/v1/tenants/switch\x12{\n" +
+	"\x10GetCurrentTenant\x12 .silo.v1.GetCurrentTenantRequest\x1a!.silo.v1.GetCurrentTenantResponse\"\"\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/tenants/current\x90\x02\x01\x12u\n" +
+	"\x0fListAuditEvents\x12\x1f.silo.v1.ListAuditEventsRequest\x1a .silo.v1.ListAuditEventsResponse\"\x1f\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/audit-events\x90\x02\x01B\"Z silo.dev/silo/gen/silo/v1;silov1b\x06proto3"
 
 var (
 	file_silo_v1_tenant_service_proto_rawDescOnce sync.Once
@@ -771,58 +1644,107 @@ func file_silo_v1_tenant_service_proto_rawDescGZIP() []byte {
 	return file_silo_v1_tenant_service_proto_rawDescData
 }
 
-var file_silo_v1_tenant_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_silo_v1_tenant_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_silo_v1_tenant_service_proto_goTypes = []any{
-	(*CreateTenantRequest)(nil),   // 0: silo.v1.CreateTenantRequest
-	(*CreateTenantResponse)(nil),  // 1: silo.v1.CreateTenantResponse
-	(*GetTenantRequest)(nil),      // 2: silo.v1.GetTenantRequest
-	(*GetTenantResponse)(nil),     // 3: silo.v1.GetTenantResponse
-	(*ListTenantsRequest)(nil),    // 4: silo.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),   // 5: silo.v1.ListTenantsResponse
-	(*UpdateTenantRequest)(nil),   // 6: silo.v1.UpdateTenantRequest
-	(*UpdateTenantResponse)(nil),  // 7: silo.v1.UpdateTenantResponse
-	(*SuspendTenantRequest)(nil),  // 8: silo.v1.SuspendTenantRequest
-	(*SuspendTenantResponse)(nil), // 9: silo.v1.SuspendTenantResponse
-	(*ResumeTenantRequest)(nil),   // 10: silo.v1.ResumeTenantRequest
-	(*ResumeTenantResponse)(nil),  // 11: silo.v1.ResumeTenantResponse
-	(*DeleteTenantRequest)(nil),   // 12: silo.v1.DeleteTenantRequest
-	(*DeleteTenantResponse)(nil),  // 13: silo.v1.DeleteTenantResponse
-	(*structpb.Struct)(nil),       // 14: google.protobuf.Struct
-	(*Tenant)(nil),                // 15: silo.v1.Tenant
-	(TenantStatus)(0),             // 16: silo.v1.TenantStatus
-	(*fieldmaskpb.FieldMask)(nil), // 17: google.protobuf.FieldMask
+	(*CreateTenantRequest)(nil),      // 0: silo.v1.CreateTenantRequest
+	(*CreateTenantResponse)(nil),     // 1: silo.v1.CreateTenantResponse
+	(*GetTenantRequest)(nil),         // 2: silo.v1.GetTenantRequest
+	(*GetTenantResponse)(nil),        // 3: silo.v1.GetTenantResponse
+	(*ListTenantsRequest)(nil),       // 4: silo.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),      // 5: silo.v1.ListTenantsResponse
+	(*UpdateTenantRequest)(nil),      // 6: silo.v1.UpdateTenantRequest
+	(*UpdateTenantResponse)(nil),     // 7: silo.v1.UpdateTenantResponse
+	(*SuspendTenantRequest)(nil),     // 8: silo.v1.SuspendTenantRequest
+	(*SuspendTenantResponse)(nil),    // 9: silo.v1.SuspendTenantResponse
+	(*ResumeTenantRequest)(nil),      // 10: silo.v1.ResumeTenantRequest
+	(*ResumeTenantResponse)(nil),     // 11: silo.v1.ResumeTenantResponse
+	(*DeleteTenantRequest)(nil),      // 12: silo.v1.DeleteTenantRequest
+	(*DeleteTenantResponse)(nil),     // 13: silo.v1.DeleteTenantResponse
+	(*AddTenantUserRequest)(nil),     // 14: silo.v1.AddTenantUserRequest
+	(*AddTenantUserResponse)(nil),    // 15: silo.v1.AddTenantUserResponse
+	(*UpdateTenantUserRequest)(nil),  // 16: silo.v1.UpdateTenantUserRequest
+	(*UpdateTenantUserResponse)(nil), // 17: silo.v1.UpdateTenantUserResponse
+	(*RemoveTenantUserRequest)(nil),  // 18: silo.v1.RemoveTenantUserRequest
+	(*RemoveTenantUserResponse)(nil), // 19: silo.v1.RemoveTenantUserResponse
+	(*ListTenantUsersRequest)(nil),   // 20: silo.v1.ListTenantUsersRequest
+	(*ListTenantUsersResponse)(nil),  // 21: silo.v1.ListTenantUsersResponse
+	(*ListMyTenantsRequest)(nil),     // 22: silo.v1.ListMyTenantsRequest
+	(*ListMyTenantsResponse)(nil),    // 23: silo.v1.ListMyTenantsResponse
+	(*SwitchTenantRequest)(nil),      // 24: silo.v1.SwitchTenantRequest
+	(*SwitchTenantResponse)(nil),     // 25: silo.v1.SwitchTenantResponse
+	(*GetCurrentTenantRequest)(nil),  // 26: silo.v1.GetCurrentTenantRequest
+	(*GetCurrentTenantResponse)(nil), // 27: silo.v1.GetCurrentTenantResponse
+	(*ListAuditEventsRequest)(nil),   // 28: silo.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),  // 29: silo.v1.ListAuditEventsResponse
+	(*structpb.Struct)(nil),          // 30: google.protobuf.Struct
+	(*Tenant)(nil),                   // 31: silo.v1.Tenant
+	(TenantStatus)(0),                // 32: silo.v1.TenantStatus
+	(*fieldmaskpb.FieldMask)(nil),    // 33: google.protobuf.FieldMask
+	(TenantRole)(0),                  // 34: silo.v1.TenantRole
+	(*TenantUser)(nil),               // 35: silo.v1.TenantUser
+	(*Membership)(nil),               // 36: silo.v1.Membership
+	(*timestamppb.Timestamp)(nil),    // 37: google.protobuf.Timestamp
+	(*AuditEvent)(nil),               // 38: silo.v1.AuditEvent
 }
 var file_silo_v1_tenant_service_proto_depIdxs = []int32{
-	14, // 0: silo.v1.CreateTenantRequest.config:type_name -> google.protobuf.Struct
-	15, // 1: silo.v1.CreateTenantResponse.tenant:type_name -> silo.v1.Tenant
-	15, // 2: silo.v1.GetTenantResponse.tenant:type_name -> silo.v1.Tenant
-	16, // 3: silo.v1.ListTenantsRequest.status:type_name -> silo.v1.TenantStatus
-	15, // 4: silo.v1.ListTenantsResponse.tenants:type_name -> silo.v1.Tenant
-	15, // 5: silo.v1.UpdateTenantRequest.tenant:type_name -> silo.v1.Tenant
-	17, // 6: silo.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
-	15, // 7: silo.v1.UpdateTenantResponse.tenant:type_name -> silo.v1.Tenant
-	15, // 8: silo.v1.SuspendTenantResponse.tenant:type_name -> silo.v1.Tenant
-	15, // 9: silo.v1.ResumeTenantResponse.tenant:type_name -> silo.v1.Tenant
-	15, // 10: silo.v1.DeleteTenantResponse.tenant:type_name -> silo.v1.Tenant
-	0,  // 11: silo.v1.TenantService.CreateTenant:input_type -> silo.v1.CreateTenantRequest
-	2,  // 12: silo.v1.TenantService.GetTenant:input_type -> silo.v1.GetTenantRequest
-	4,  // 13: silo.v1.TenantService.ListTenants:input_type -> silo.v1.ListTenantsRequest
-	6,  // 14: silo.v1.TenantService.UpdateTenant:input_type -> silo.v1.UpdateTenantRequest
-	8,  // 15: silo.v1.TenantService.SuspendTenant:input_type -> silo.v1.SuspendTenantRequest
-	10, // 16: silo.v1.TenantService.ResumeTenant:input_type -> silo.v1.ResumeTenantRequest
-	12, // 17: silo.v1.TenantService.DeleteTenant:input_type -> silo.v1.DeleteTenantRequest
-	1,  // 18: silo.v1.TenantService.CreateTenant:output_type -> silo.v1.CreateTenantResponse
-	3,  // 19: silo.v1.TenantService.GetTenant:output_type -> silo.v1.GetTenantResponse
-	5,  // 20: silo.v1.TenantService.ListTenants:output_type -> silo.v1.ListTenantsResponse
-	7,  // 21: silo.v1.TenantService.UpdateTenant:output_type -> silo.v1.UpdateTenantResponse
-	9,  // 22: silo.v1.TenantService.SuspendTenant:output_type -> silo.v1.SuspendTenantResponse
-	11, // 23: silo.v1.TenantService.ResumeTenant:output_type -> silo.v1.ResumeTenantResponse
-	13, // 24: silo.v1.TenantService.DeleteTenant:output_type -> silo.v1.DeleteTenantResponse
-	18, // [18:25] is the sub-list for method output_type
-	11, // [11:18] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	30, // 0: silo.v1.CreateTenantRequest.config:type_name -> google.protobuf.Struct
+	31, // 1: silo.v1.CreateTenantResponse.tenant:type_name -> silo.v1.Tenant
+	31, // 2: silo.v1.GetTenantResponse.tenant:type_name -> silo.v1.Tenant
+	32, // 3: silo.v1.ListTenantsRequest.status:type_name -> silo.v1.TenantStatus
+	31, // 4: silo.v1.ListTenantsResponse.tenants:type_name -> silo.v1.Tenant
+	31, // 5: silo.v1.UpdateTenantRequest.tenant:type_name -> silo.v1.Tenant
+	33, // 6: silo.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
+	31, // 7: silo.v1.UpdateTenantResponse.tenant:type_name -> silo.v1.Tenant
+	31, // 8: silo.v1.SuspendTenantResponse.tenant:type_name -> silo.v1.Tenant
+	31, // 9: silo.v1.ResumeTenantResponse.tenant:type_name -> silo.v1.Tenant
+	31, // 10: silo.v1.DeleteTenantResponse.tenant:type_name -> silo.v1.Tenant
+	34, // 11: silo.v1.AddTenantUserRequest.role:type_name -> silo.v1.TenantRole
+	35, // 12: silo.v1.AddTenantUserResponse.tenant_user:type_name -> silo.v1.TenantUser
+	34, // 13: silo.v1.UpdateTenantUserRequest.role:type_name -> silo.v1.TenantRole
+	35, // 14: silo.v1.UpdateTenantUserResponse.tenant_user:type_name -> silo.v1.TenantUser
+	35, // 15: silo.v1.ListTenantUsersResponse.tenant_users:type_name -> silo.v1.TenantUser
+	36, // 16: silo.v1.ListMyTenantsResponse.memberships:type_name -> silo.v1.Membership
+	31, // 17: silo.v1.SwitchTenantResponse.tenant:type_name -> silo.v1.Tenant
+	34, // 18: silo.v1.SwitchTenantResponse.role:type_name -> silo.v1.TenantRole
+	37, // 19: silo.v1.SwitchTenantResponse.token_expires_at:type_name -> google.protobuf.Timestamp
+	31, // 20: silo.v1.GetCurrentTenantResponse.tenant:type_name -> silo.v1.Tenant
+	34, // 21: silo.v1.GetCurrentTenantResponse.role:type_name -> silo.v1.TenantRole
+	38, // 22: silo.v1.ListAuditEventsResponse.audit_events:type_name -> silo.v1.AuditEvent
+	0,  // 23: silo.v1.TenantService.CreateTenant:input_type -> silo.v1.CreateTenantRequest
+	2,  // 24: silo.v1.TenantService.GetTenant:input_type -> silo.v1.GetTenantRequest
+	4,  // 25: silo.v1.TenantService.ListTenants:input_type -> silo.v1.ListTenantsRequest
+	6,  // 26: silo.v1.TenantService.UpdateTenant:input_type -> silo.v1.UpdateTenantRequest
+	8,  // 27: silo.v1.TenantService.SuspendTenant:input_type -> silo.v1.SuspendTenantRequest
+	10, // 28: silo.v1.TenantService.ResumeTenant:input_type -> silo.v1.ResumeTenantRequest
+	12, // 29: silo.v1.TenantService.DeleteTenant:input_type -> silo.v1.DeleteTenantRequest
+	14, // 30: silo.v1.TenantService.AddTenantUser:input_type -> silo.v1.AddTenantUserRequest
+	16, // 31: silo.v1.TenantService.UpdateTenantUser:input_type -> silo.v1.UpdateTenantUserRequest
+	18, // 32: silo.v1.TenantService.RemoveTenantUser:input_type -> silo.v1.RemoveTenantUserRequest
+	20, // 33: silo.v1.TenantService.ListTenantUsers:input_type -> silo.v1.ListTenantUsersRequest
+	22, // 34: silo.v1.TenantService.ListMyTenants:input_type -> silo.v1.ListMyTenantsRequest
+	24, // 35: silo.v1.TenantService.SwitchTenant:input_type -> silo.v1.SwitchTenantRequest
+	26, // 36: silo.v1.TenantService.GetCurrentTenant:input_type -> silo.v1.GetCurrentTenantRequest
+	28, // 37: silo.v1.TenantService.ListAuditEvents:input_type -> silo.v1.ListAuditEventsRequest
+	1,  // 38: silo.v1.TenantService.CreateTenant:output_type -> silo.v1.CreateTenantResponse
+	3,  // 39: silo.v1.TenantService.GetTenant:output_type -> silo.v1.GetTenantResponse
+	5,  // 40: silo.v1.TenantService.ListTenants:output_type -> silo.v1.ListTenantsResponse
+	7,  // 41: silo.v1.TenantService.UpdateTenant:output_type -> silo.v1.UpdateTenantResponse
+	9,  // 42: silo.v1.TenantService.SuspendTenant:output_type -> silo.v1.SuspendTenantResponse
+	11, // 43: silo.v1.TenantService.ResumeTenant:output_type -> silo.v1.ResumeTenantResponse
+	13, // 44: silo.v1.TenantService.DeleteTenant:output_type -> silo.v1.DeleteTenantResponse
+	15, // 45: silo.v1.TenantService.AddTenantUser:output_type -> silo.v1.AddTenantUserResponse
+	17, // 46: silo.v1.TenantService.UpdateTenantUser:output_type -> silo.v1.UpdateTenantUserResponse
+	19, // 47: silo.v1.TenantService.RemoveTenantUser:output_type -> silo.v1.RemoveTenantUserResponse
+	21, // 48: silo.v1.TenantService.ListTenantUsers:output_type -> silo.v1.ListTenantUsersResponse
+	23, // 49: silo.v1.TenantService.ListMyTenants:output_type -> silo.v1.ListMyTenantsResponse
+	25, // 50: silo.v1.TenantService.SwitchTenant:output_type -> silo.v1.SwitchTenantResponse
+	27, // 51: silo.v1.TenantService.GetCurrentTenant:output_type -> silo.v1.GetCurrentTenantResponse
+	29, // 52: silo.v1.TenantService.ListAuditEvents:output_type -> silo.v1.ListAuditEventsResponse
+	38, // [38:53] is the sub-list for method output_type
+	23, // [23:38] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_silo_v1_tenant_service_proto_init() }
@@ -830,14 +1752,16 @@ func file_silo_v1_tenant_service_proto_init() {
 	if File_silo_v1_tenant_service_proto != nil {
 		return
 	}
+	file_silo_v1_audit_proto_init()
 	file_silo_v1_tenant_proto_init()
+	file_silo_v1_tenant_user_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_silo_v1_tenant_service_proto_rawDesc), len(file_silo_v1_tenant_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -53,11 +53,36 @@ const (
 	// TenantServiceDeleteTenantProcedure is the fully-qualified name of the TenantService's
 	// DeleteTenant RPC.
 	TenantServiceDeleteTenantProcedure = "/silo.v1.TenantService/DeleteTenant"
+	// TenantServiceAddTenantUserProcedure is the fully-qualified name of the TenantService's
+	// AddTenantUser RPC.
+	TenantServiceAddTenantUserProcedure = "/silo.v1.TenantService/AddTenantUser"
+	// TenantServiceUpdateTenantUserProcedure is the fully-qualified name of the TenantService's
+	// UpdateTenantUser RPC.
+	TenantServiceUpdateTenantUserProcedure = "/silo.v1.TenantService/UpdateTenantUser"
+	// TenantServiceRemoveTenantUserProcedure is the fully-qualified name of the TenantService's
+	// RemoveTenantUser RPC.
+	TenantServiceRemoveTenantUserProcedure = "/silo.v1.TenantService/RemoveTenantUser"
+	// TenantServiceListTenantUsersProcedure is the fully-qualified name of the TenantService's
+	// ListTenantUsers RPC.
+	TenantServiceListTenantUsersProcedure = "/silo.v1.TenantService/ListTenantUsers"
+	// TenantServiceListMyTenantsProcedure is the fully-qualified name of the TenantService's
+	// ListMyTenants RPC.
+	TenantServiceListMyTenantsProcedure = "/silo.v1.TenantService/ListMyTenants"
+	// TenantServiceSwitchTenantProcedure is the fully-qualified name of the TenantService's
+	// SwitchTenant RPC.
+	TenantServiceSwitchTenantProcedure = "/silo.v1.TenantService/SwitchTenant"
+	// TenantServiceGetCurrentTenantProcedure is the fully-qualified name of the TenantService's
+	// GetCurrentTenant RPC.
+	TenantServiceGetCurrentTenantProcedure = "/silo.v1.TenantService/GetCurrentTenant"
+	// TenantServiceListAuditEventsProcedure is the fully-qualified name of the TenantService's
+	// ListAuditEvents RPC.
+	TenantServiceListAuditEventsProcedure = "/silo.v1.TenantService/ListAuditEvents"
 )
 
 // TenantServiceClient is a client for the silo.v1.TenantService service.
 type TenantServiceClient interface {
-	// CreateTenant records the tenant and provisions its database. It waits
+	// CreateTenant records the tenant, makes owner_user_id (or the caller) its
+	// owner, and provisions its database. It waits
 	// until provisioning ends or the sooner of the call's deadline and the
 	// server's provisioning timeout passes, then returns the tenant in its
 	// current status: ACTIVE, still PROVISIONING, or FAILED with last_error.
@@ -76,6 +101,25 @@ type TenantServiceClient interface {
 	// DeleteTenant stops serving the tenant at once and schedules its
 	// database and role to be dropped after the server's grace period.
 	DeleteTenant(context.Context, *connect.Request[v1.DeleteTenantRequest]) (*connect.Response[v1.DeleteTenantResponse], error)
+	// AddTenantUser makes a user a member of a tenant with a role.
+	AddTenantUser(context.Context, *connect.Request[v1.AddTenantUserRequest]) (*connect.Response[v1.AddTenantUserResponse], error)
+	// UpdateTenantUser changes a member's role.
+	UpdateTenantUser(context.Context, *connect.Request[v1.UpdateTenantUserRequest]) (*connect.Response[v1.UpdateTenantUserResponse], error)
+	// RemoveTenantUser ends a user's membership. If the tenant was the user's
+	// active tenant, the user has none afterwards.
+	RemoveTenantUser(context.Context, *connect.Request[v1.RemoveTenantUserRequest]) (*connect.Response[v1.RemoveTenantUserResponse], error)
+	// ListTenantUsers pages through a tenant's members ordered by user id.
+	ListTenantUsers(context.Context, *connect.Request[v1.ListTenantUsersRequest]) (*connect.Response[v1.ListTenantUsersResponse], error)
+	// ListMyTenants returns the tenants the caller belongs to, with the
+	// caller's role in each.
+	ListMyTenants(context.Context, *connect.Request[v1.ListMyTenantsRequest]) (*connect.Response[v1.ListMyTenantsResponse], error)
+	// SwitchTenant makes an active tenant the caller belongs to the caller's
+	// active tenant and returns a short-lived token scoped to it.
+	SwitchTenant(context.Context, *connect.Request[v1.SwitchTenantRequest]) (*connect.Response[v1.SwitchTenantResponse], error)
+	// GetCurrentTenant returns the caller's active tenant and role in it.
+	GetCurrentTenant(context.Context, *connect.Request[v1.GetCurrentTenantRequest]) (*connect.Response[v1.GetCurrentTenantResponse], error)
+	// ListAuditEvents pages through audit events, newest first.
+	ListAuditEvents(context.Context, *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error)
 }
 
 // NewTenantServiceClient constructs a client for the silo.v1.TenantService service. By default, it
@@ -133,18 +177,78 @@ func NewTenantServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(tenantServiceMethods.ByName("DeleteTenant")),
 			connect.WithClientOptions(opts...),
 		),
+		addTenantUser: connect.NewClient[v1.AddTenantUserRequest, v1.AddTenantUserResponse](
+			httpClient,
+			baseURL+TenantServiceAddTenantUserProcedure,
+			connect.WithSchema(tenantServiceMethods.ByName("AddTenantUser")),
+			connect.WithClientOptions(opts...),
+		),
+		updateTenantUser: connect.NewClient[v1.UpdateTenantUserRequest, v1.UpdateTenantUserResponse](
+			httpClient,
+			baseURL+TenantServiceUpdateTenantUserProcedure,
+			connect.WithSchema(tenantServiceMethods.ByName("UpdateTenantUser")),
+			connect.WithClientOptions(opts...),
+		),
+		removeTenantUser: connect.NewClient[v1.RemoveTenantUserRequest, v1.RemoveTenantUserResponse](
+			httpClient,
+			baseURL+TenantServiceRemoveTenantUserProcedure,
+			connect.WithSchema(tenantServiceMethods.ByName("RemoveTenantUser")),
+			connect.WithClientOptions(opts...),
+		),
+		listTenantUsers: connect.NewClient[v1.ListTenantUsersRequest, v1.ListTenantUsersResponse](
+			httpClient,
+			baseURL+TenantServiceListTenantUsersProcedure,
+			connect.WithSchema(tenantServiceMethods.ByName("ListTenantUsers")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listMyTenants: connect.NewClient[v1.ListMyTenantsRequest, v1.ListMyTenantsResponse](
+			httpClient,
+			baseURL+TenantServiceListMyTenantsProcedure,
+			connect.WithSchema(tenantServiceMethods.ByName("ListMyTenants")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		switchTenant: connect.NewClient[v1.SwitchTenantRequest, v1.SwitchTenantResponse](
+			httpClient,
+			baseURL+TenantServiceSwitchTenantProcedure,
+			connect.WithSchema(tenantServiceMethods.ByName("SwitchTenant")),
+			connect.WithClientOptions(opts...),
+		),
+		getCurrentTenant: connect.NewClient[v1.GetCurrentTenantRequest, v1.GetCurrentTenantResponse](
+			httpClient,
+			baseURL+TenantServiceGetCurrentTenantProcedure,
+			connect.WithSchema(tenantServiceMethods.ByName("GetCurrentTenant")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listAuditEvents: connect.NewClient[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse](
+			httpClient,
+			baseURL+TenantServiceListAuditEventsProcedure,
+			connect.WithSchema(tenantServiceMethods.ByName("ListAuditEvents")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // tenantServiceClient implements TenantServiceClient.
 type tenantServiceClient struct {
-	createTenant  *connect.Client[v1.CreateTenantRequest, v1.CreateTenantResponse]
-	getTenant     *connect.Client[v1.GetTenantRequest, v1.GetTenantResponse]
-	listTenants   *connect.Client[v1.ListTenantsRequest, v1.ListTenantsResponse]
-	updateTenant  *connect.Client[v1.UpdateTenantRequest, v1.UpdateTenantResponse]
-	suspendTenant *connect.Client[v1.SuspendTenantRequest, v1.SuspendTenantResponse]
-	resumeTenant  *connect.Client[v1.ResumeTenantRequest, v1.ResumeTenantResponse]
-	deleteTenant  *connect.Client[v1.DeleteTenantRequest, v1.DeleteTenantResponse]
+	createTenant     *connect.Client[v1.CreateTenantRequest, v1.CreateTenantResponse]
+	getTenant        *connect.Client[v1.GetTenantRequest, v1.GetTenantResponse]
+	listTenants      *connect.Client[v1.ListTenantsRequest, v1.ListTenantsResponse]
+	updateTenant     *connect.Client[v1.UpdateTenantRequest, v1.UpdateTenantResponse]
+	suspendTenant    *connect.Client[v1.SuspendTenantRequest, v1.SuspendTenantResponse]
+	resumeTenant     *connect.Client[v1.ResumeTenantRequest, v1.ResumeTenantResponse]
+	deleteTenant     *connect.Client[v1.DeleteTenantRequest, v1.DeleteTenantResponse]
+	addTenantUser    *connect.Client[v1.AddTenantUserRequest, v1.AddTenantUserResponse]
+	updateTenantUser *connect.Client[v1.UpdateTenantUserRequest, v1.UpdateTenantUserResponse]
+	removeTenantUser *connect.Client[v1.RemoveTenantUserRequest, v1.RemoveTenantUserResponse]
+	listTenantUsers  *connect.Client[v1.ListTenantUsersRequest, v1.ListTenantUsersResponse]
+	listMyTenants    *connect.Client[v1.ListMyTenantsRequest, v1.ListMyTenantsResponse]
+	switchTenant     *connect.Client[v1.SwitchTenantRequest, v1.SwitchTenantResponse]
+	getCurrentTenant *connect.Client[v1.GetCurrentTenantRequest, v1.GetCurrentTenantResponse]
+	listAuditEvents  *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
 }
 
 // CreateTenant calls silo.v1.TenantService.CreateTenant.
@@ -182,9 +286,50 @@ func (c *tenantServiceClient) DeleteTenant(ctx context.Context, req *connect.Req
 	return c.deleteTenant.CallUnary(ctx, req)
 }
 
+// AddTenantUser calls silo.v1.TenantService.AddTenantUser.
+func (c *tenantServiceClient) AddTenantUser(ctx context.Context, req *connect.Request[v1.AddTenantUserRequest]) (*connect.Response[v1.AddTenantUserResponse], error) {
+	return c.addTenantUser.CallUnary(ctx, req)
+}
+
+// UpdateTenantUser calls silo.v1.TenantService.UpdateTenantUser.
+func (c *tenantServiceClient) UpdateTenantUser(ctx context.Context, req *connect.Request[v1.UpdateTenantUserRequest]) (*connect.Response[v1.UpdateTenantUserResponse], error) {
+	return c.updateTenantUser.CallUnary(ctx, req)
+}
+
+// RemoveTenantUser calls silo.v1.TenantService.RemoveTenantUser.
+func (c *tenantServiceClient) RemoveTenantUser(ctx context.Context, req *connect.Request[v1.RemoveTenantUserRequest]) (*connect.Response[v1.RemoveTenantUserResponse], error) {
+	return c.removeTenantUser.CallUnary(ctx, req)
+}
+
+// ListTenantUsers calls silo.v1.TenantService.ListTenantUsers.
+func (c *tenantServiceClient) ListTenantUsers(ctx context.Context, req *connect.Request[v1.ListTenantUsersRequest]) (*connect.Response[v1.ListTenantUsersResponse], error) {
+	return c.listTenantUsers.CallUnary(ctx, req)
+}
+
+// ListMyTenants calls silo.v1.TenantService.ListMyTenants.
+func (c *tenantServiceClient) ListMyTenants(ctx context.Context, req *connect.Request[v1.ListMyTenantsRequest]) (*connect.Response[v1.ListMyTenantsResponse], error) {
+	return c.listMyTenants.CallUnary(ctx, req)
+}
+
+// SwitchTenant calls silo.v1.TenantService.SwitchTenant.
+func (c *tenantServiceClient) SwitchTenant(ctx context.Context, req *connect.Request[v1.SwitchTenantRequest]) (*connect.Response[v1.SwitchTenantResponse], error) {
+	return c.switchTenant.CallUnary(ctx, req)
+}
+
+// GetCurrentTenant calls silo.v1.TenantService.GetCurrentTenant.
+func (c *tenantServiceClient) GetCurrentTenant(ctx context.Context, req *connect.Request[v1.GetCurrentTenantRequest]) (*connect.Response[v1.GetCurrentTenantResponse], error) {
+	return c.getCurrentTenant.CallUnary(ctx, req)
+}
+
+// ListAuditEvents calls silo.v1.TenantService.ListAuditEvents.
+func (c *tenantServiceClient) ListAuditEvents(ctx context.Context, req *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error) {
+	return c.listAuditEvents.CallUnary(ctx, req)
+}
+
 // TenantServiceHandler is an implementation of the silo.v1.TenantService service.
 type TenantServiceHandler interface {
-	// CreateTenant records the tenant and provisions its database. It waits
+	// CreateTenant records the tenant, makes owner_user_id (or the caller) its
+	// owner, and provisions its database. It waits
 	// until provisioning ends or the sooner of the call's deadline and the
 	// server's provisioning timeout passes, then returns the tenant in its
 	// current status: ACTIVE, still PROVISIONING, or FAILED with last_error.
@@ -203,6 +348,25 @@ type TenantServiceHandler interface {
 	// DeleteTenant stops serving the tenant at once and schedules its
 	// database and role to be dropped after the server's grace period.
 	DeleteTenant(context.Context, *connect.Request[v1.DeleteTenantRequest]) (*connect.Response[v1.DeleteTenantResponse], error)
+	// AddTenantUser makes a user a member of a tenant with a role.
+	AddTenantUser(context.Context, *connect.Request[v1.AddTenantUserRequest]) (*connect.Response[v1.AddTenantUserResponse], error)
+	// UpdateTenantUser changes a member's role.
+	UpdateTenantUser(context.Context, *connect.Request[v1.UpdateTenantUserRequest]) (*connect.Response[v1.UpdateTenantUserResponse], error)
+	// RemoveTenantUser ends a user's membership. If the tenant was the user's
+	// active tenant, the user has none afterwards.
+	RemoveTenantUser(context.Context, *connect.Request[v1.RemoveTenantUserRequest]) (*connect.Response[v1.RemoveTenantUserResponse], error)
+	// ListTenantUsers pages through a tenant's members ordered by user id.
+	ListTenantUsers(context.Context, *connect.Request[v1.ListTenantUsersRequest]) (*connect.Response[v1.ListTenantUsersResponse], error)
+	// ListMyTenants returns the tenants the caller belongs to, with the
+	// caller's role in each.
+	ListMyTenants(context.Context, *connect.Request[v1.ListMyTenantsRequest]) (*connect.Response[v1.ListMyTenantsResponse], error)
+	// SwitchTenant makes an active tenant the caller belongs to the caller's
+	// active tenant and returns a short-lived token scoped to it.
+	SwitchTenant(context.Context, *connect.Request[v1.SwitchTenantRequest]) (*connect.Response[v1.SwitchTenantResponse], error)
+	// GetCurrentTenant returns the caller's active tenant and role in it.
+	GetCurrentTenant(context.Context, *connect.Request[v1.GetCurrentTenantRequest]) (*connect.Response[v1.GetCurrentTenantResponse], error)
+	// ListAuditEvents pages through audit events, newest first.
+	ListAuditEvents(context.Context, *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error)
 }
 
 // NewTenantServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -256,6 +420,58 @@ func NewTenantServiceHandler(svc TenantServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(tenantServiceMethods.ByName("DeleteTenant")),
 		connect.WithHandlerOptions(opts...),
 	)
+	tenantServiceAddTenantUserHandler := connect.NewUnaryHandler(
+		TenantServiceAddTenantUserProcedure,
+		svc.AddTenantUser,
+		connect.WithSchema(tenantServiceMethods.ByName("AddTenantUser")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenantServiceUpdateTenantUserHandler := connect.NewUnaryHandler(
+		TenantServiceUpdateTenantUserProcedure,
+		svc.UpdateTenantUser,
+		connect.WithSchema(tenantServiceMethods.ByName("UpdateTenantUser")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenantServiceRemoveTenantUserHandler := connect.NewUnaryHandler(
+		TenantServiceRemoveTenantUserProcedure,
+		svc.RemoveTenantUser,
+		connect.WithSchema(tenantServiceMethods.ByName("RemoveTenantUser")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenantServiceListTenantUsersHandler := connect.NewUnaryHandler(
+		TenantServiceListTenantUsersProcedure,
+		svc.ListTenantUsers,
+		connect.WithSchema(tenantServiceMethods.ByName("ListTenantUsers")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenantServiceListMyTenantsHandler := connect.NewUnaryHandler(
+		TenantServiceListMyTenantsProcedure,
+		svc.ListMyTenants,
+		connect.WithSchema(tenantServiceMethods.ByName("ListMyTenants")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenantServiceSwitchTenantHandler := connect.NewUnaryHandler(
+		TenantServiceSwitchTenantProcedure,
+		svc.SwitchTenant,
+		connect.WithSchema(tenantServiceMethods.ByName("SwitchTenant")),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenantServiceGetCurrentTenantHandler := connect.NewUnaryHandler(
+		TenantServiceGetCurrentTenantProcedure,
+		svc.GetCurrentTenant,
+		connect.WithSchema(tenantServiceMethods.ByName("GetCurrentTenant")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	tenantServiceListAuditEventsHandler := connect.NewUnaryHandler(
+		TenantServiceListAuditEventsProcedure,
+		svc.ListAuditEvents,
+		connect.WithSchema(tenantServiceMethods.ByName("ListAuditEvents")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/silo.v1.TenantService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case TenantServiceCreateTenantProcedure:
@@ -272,6 +488,22 @@ func NewTenantServiceHandler(svc TenantServiceHandler, opts ...connect.HandlerOp
 			tenantServiceResumeTenantHandler.ServeHTTP(w, r)
 		case TenantServiceDeleteTenantProcedure:
 			tenantServiceDeleteTenantHandler.ServeHTTP(w, r)
+		case TenantServiceAddTenantUserProcedure:
+			tenantServiceAddTenantUserHandler.ServeHTTP(w, r)
+		case TenantServiceUpdateTenantUserProcedure:
+			tenantServiceUpdateTenantUserHandler.ServeHTTP(w, r)
+		case TenantServiceRemoveTenantUserProcedure:
+			tenantServiceRemoveTenantUserHandler.ServeHTTP(w, r)
+		case TenantServiceListTenantUsersProcedure:
+			tenantServiceListTenantUsersHandler.ServeHTTP(w, r)
+		case TenantServiceListMyTenantsProcedure:
+			tenantServiceListMyTenantsHandler.ServeHTTP(w, r)
+		case TenantServiceSwitchTenantProcedure:
+			tenantServiceSwitchTenantHandler.ServeHTTP(w, r)
+		case TenantServiceGetCurrentTenantProcedure:
+			tenantServiceGetCurrentTenantHandler.ServeHTTP(w, r)
+		case TenantServiceListAuditEventsProcedure:
+			tenantServiceListAuditEventsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -307,4 +539,36 @@ func (UnimplementedTenantServiceHandler) ResumeTenant(context.Context, *connect.
 
 func (UnimplementedTenantServiceHandler) DeleteTenant(context.Context, *connect.Request[v1.DeleteTenantRequest]) (*connect.Response[v1.DeleteTenantResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("silo.v1.TenantService.DeleteTenant is not implemented"))
+}
+
+func (UnimplementedTenantServiceHandler) AddTenantUser(context.Context, *connect.Request[v1.AddTenantUserRequest]) (*connect.Response[v1.AddTenantUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("silo.v1.TenantService.AddTenantUser is not implemented"))
+}
+
+func (UnimplementedTenantServiceHandler) UpdateTenantUser(context.Context, *connect.Request[v1.UpdateTenantUserRequest]) (*connect.Response[v1.UpdateTenantUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("silo.v1.TenantService.UpdateTenantUser is not implemented"))
+}
+
+func (UnimplementedTenantServiceHandler) RemoveTenantUser(context.Context, *connect.Request[v1.RemoveTenantUserRequest]) (*connect.Response[v1.RemoveTenantUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("silo.v1.TenantService.RemoveTenantUser is not implemented"))
+}
+
+func (UnimplementedTenantServiceHandler) ListTenantUsers(context.Context, *connect.Request[v1.ListTenantUsersRequest]) (*connect.Response[v1.ListTenantUsersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("silo.v1.TenantService.ListTenantUsers is not implemented"))
+}
+
+func (UnimplementedTenantServiceHandler) ListMyTenants(context.Context, *connect.Request[v1.ListMyTenantsRequest]) (*connect.Response[v1.ListMyTenantsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("silo.v1.TenantService.ListMyTenants is not implemented"))
+}
+
+func (UnimplementedTenantServiceHandler) SwitchTenant(context.Context, *connect.Request[v1.SwitchTenantRequest]) (*connect.Response[v1.SwitchTenantResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("silo.v1.TenantService.SwitchTenant is not implemented"))
+}
+
+func (UnimplementedTenantServiceHandler) GetCurrentTenant(context.Context, *connect.Request[v1.GetCurrentTenantRequest]) (*connect.Response[v1.GetCurrentTenantResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("silo.v1.TenantService.GetCurrentTenant is not implemented"))
+}
+
+func (UnimplementedTenantServiceHandler) ListAuditEvents(context.Context, *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("silo.v1.TenantService.ListAuditEvents is not implemented"))
 }
