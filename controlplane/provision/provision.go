@@ -100,6 +100,7 @@ func (p *Provisioner) Provision(ctx context.Context, id uuid.UUID) error {
 	tenantConfig := TenantConnConfig(adminConfig, t, string(password))
 
 	var version uint
+	var activated bool
 	steps := []struct {
 		step Step
 		run  func() error
@@ -114,7 +115,8 @@ func (p *Provisioner) Provision(ctx context.Context, id uuid.UUID) error {
 		}},
 		{StepStamp, func() error { return stampAndVerify(ctx, tenantConfig, id) }},
 		{StepActivate, func() error {
-			_, err := p.store.MarkActive(ctx, id, int64(version))
+			var err error
+			activated, err = p.store.MarkActive(ctx, id, int64(version))
 			return err
 		}},
 	}
@@ -129,15 +131,22 @@ func (p *Provisioner) Provision(ctx context.Context, id uuid.UUID) error {
 		}
 	}
 
-	p.logger.InfoContext(ctx, "tenant provisioned", "tenant_id", id, "database", t.DatabaseName, "schema_version", version)
+	if activated {
+		p.logger.InfoContext(ctx, "tenant provisioned", "tenant_id", id, "database", t.DatabaseName, "schema_version", version)
+	}
 
 	return nil
 }
 
-// ensureRole creates the tenant's login role, or resets the attributes and
-// password of one left by an earlier attempt. The password reaches
+// ensureRole creates the tenant's login role, or resets the login, limit
+// and password of one left by an earlier attempt. The password reaches
 // PostgreSQL only as a SCRAM-SHA-256 verifier, so statement logs on the
 // server cannot show it.
+//
+// The administrator need not be a superuser: CREATEROLE and CREATEDB are
+// enough. Such an administrator is made a member of the tenant role, which
+// PostgreSQL 15 requires to create a database owned by it and to drop it
+// later.
 func (p *Provisioner) ensureRole(ctx context.Context, admin *pgxpool.Pool, role, password string) error {
 	verifier, err := secret.SCRAMVerifier(password)
 	if err != nil {
@@ -147,26 +156,51 @@ func (p *Provisioner) ensureRole(ctx context.Context, admin *pgxpool.Pool, role,
 		return fmt.Errorf("%w: SCRAM verifier has an unexpected form", errPermanent)
 	}
 
-	attributes := fmt.Sprintf("WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION INHERIT CONNECTION LIMIT %d PASSWORD %s",
-		p.connLimit, quoteLiteral(verifier))
+	login := fmt.Sprintf("LOGIN CONNECTION LIMIT %d PASSWORD %s", p.connLimit, quoteLiteral(verifier))
 	quoted := pgx.Identifier{role}.Sanitize()
 
-	var exists bool
-	if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, role).Scan(&exists); err != nil {
+	var exists, superuser bool
+	if err := admin.QueryRow(ctx, `
+		SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1),
+		       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)`, role).Scan(&exists, &superuser); err != nil {
 		return fmt.Errorf("look up role: %w", err)
 	}
+	created := false
 	if !exists {
-		_, err := admin.Exec(ctx, "CREATE ROLE "+quoted+" "+attributes)
-		if err == nil {
-			return nil
-		}
-		if !hasCode(err, "42710") { // duplicate_object: created concurrently
+		_, err := admin.Exec(ctx, "CREATE ROLE "+quoted+" WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT "+login)
+		switch {
+		case err == nil:
+			created = true
+		case !hasCode(err, "42710"): // duplicate_object: created concurrently
 			return fmt.Errorf("create role %s: %w", role, err)
 		}
 	}
+	if !created {
+		if _, err := admin.Exec(ctx, "ALTER ROLE "+quoted+" WITH "+login); err != nil {
+			return fmt.Errorf("alter role %s: %w", role, err)
+		}
+	}
 
-	if _, err := admin.Exec(ctx, "ALTER ROLE "+quoted+" "+attributes); err != nil {
-		return fmt.Errorf("alter role %s: %w", role, err)
+	if !superuser {
+		if _, err := admin.Exec(ctx, "GRANT "+quoted+" TO CURRENT_USER"); err != nil {
+			return fmt.Errorf("grant role %s to the administrator: %w", role, err)
+		}
+	}
+
+	return checkRoleAttributes(ctx, admin, role)
+}
+
+// checkRoleAttributes fails for good when the tenant role can do more than
+// log in, which happens only if someone else created a role of that name.
+func checkRoleAttributes(ctx context.Context, admin *pgxpool.Pool, role string) error {
+	var elevated bool
+	if err := admin.QueryRow(ctx, `
+		SELECT rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls
+		FROM pg_roles WHERE rolname = $1`, role).Scan(&elevated); err != nil {
+		return fmt.Errorf("check attributes of role %s: %w", role, err)
+	}
+	if elevated {
+		return fmt.Errorf("%w: role %s has attributes beyond LOGIN; drop or fix it by hand", errPermanent, role)
 	}
 
 	return nil

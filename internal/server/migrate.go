@@ -66,3 +66,31 @@ func migrated(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 
 	return version >= int64(latest) && !dirty && queue, nil
 }
+
+// restrictCatalog takes CONNECT and TEMPORARY on the catalog database away
+// from PUBLIC. PostgreSQL grants both to PUBLIC on every new database, so
+// without this a tenant role on the catalog's server could log in to the
+// catalog and, for one, send notifications on the job queue's control
+// channel. The REVOKE takes effect only when silo's catalog role owns the
+// database; otherwise a warning asks the operator to run it.
+func restrictCatalog(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
+	_, err := pool.Exec(ctx, `DO $$ BEGIN
+		EXECUTE format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+	END $$`)
+	if err != nil {
+		return fmt.Errorf("revoke public access to the catalog database: %w", err)
+	}
+
+	var open bool
+	var database string
+	if err := pool.QueryRow(ctx,
+		`SELECT has_database_privilege('public', current_database(), 'CONNECT'), current_database()`).Scan(&open, &database); err != nil {
+		return fmt.Errorf("check public access to the catalog database: %w", err)
+	}
+	if open {
+		logger.WarnContext(ctx, "every role may connect to the catalog database; as its owner run: REVOKE CONNECT, TEMPORARY ON DATABASE ... FROM PUBLIC",
+			"database", database)
+	}
+
+	return nil
+}

@@ -128,6 +128,10 @@ func (s *Server) build(ctx context.Context, opts *Options) error {
 		}
 	}
 
+	if err := restrictCatalog(ctx, s.pool, s.logger); err != nil {
+		return err
+	}
+
 	box, err := secret.NewBox(s.cfg.Key())
 	if err != nil {
 		return err
