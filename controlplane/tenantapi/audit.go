@@ -17,7 +17,7 @@ import (
 func (s *Service) ListAuditEvents(ctx context.Context, req *connect.Request[silov1.ListAuditEventsRequest]) (*connect.Response[silov1.ListAuditEventsResponse], error) {
 	var tenantID *uuid.UUID
 	if req.Msg.GetTenantId() != "" {
-		id, err := parseID("tenant_id", req.Msg.GetTenantId())
+		id, err := s.tenantIDParam(ctx, "tenant_id", req.Msg.GetTenantId())
 		if err != nil {
 			return nil, err
 		}

@@ -15,7 +15,7 @@ import (
 	"silo.dev/silo/internal/authn"
 )
 
-// rule says who may call one procedure.
+// rule is the set of callers allowed to call one procedure.
 type rule struct {
 	// tenant returns the tenant (UUID or slug) a request is about; nil for
 	// procedures that are not about one tenant.
@@ -172,7 +172,7 @@ func (s *Service) authorize(ctx context.Context, procedure string, msg any) (cal
 	case principal.Admin && r.platformAdmin:
 		return c, nil
 	case role == "":
-		// Not a member: the same answer as for a tenant that does not
+		// Not a member: the same error as for a tenant that does not
 		// exist, so tenant ids and slugs cannot be probed.
 		return caller{}, notFound(tenantRef)
 	case slices.Contains(r.roles, role):
@@ -214,9 +214,9 @@ func (s *Service) resolveTenantID(ctx context.Context, ref string) (uuid.UUID, e
 	if id, err := uuid.Parse(ref); err == nil {
 		return id, nil
 	}
-	slug, err := normalizeSlug(ref)
+	slug, err := catalog.NormalizeSlug(ref)
 	if err != nil {
-		return uuid.Nil, invalid("tenant %q is neither a UUID nor a valid slug", ref)
+		return uuid.Nil, invalid("tenant %q is neither a UUID nor a valid slug: the slug %v", ref, err)
 	}
 
 	t, err := s.store.GetTenantBySlug(ctx, slug)

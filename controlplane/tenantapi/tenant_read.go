@@ -80,10 +80,10 @@ func (s *Service) ListTenants(ctx context.Context, req *connect.Request[silov1.L
 	return connect.NewResponse(resp), nil
 }
 
-// loadTenant returns the tenant with the given id, or a Connect error for a
-// malformed or unknown id.
+// loadTenant returns the tenant named by id, a UUID or a slug, or a
+// Connect error for a malformed or unknown one.
 func (s *Service) loadTenant(ctx context.Context, id string) (catalog.Tenant, error) {
-	parsed, err := parseID("id", id)
+	parsed, err := s.tenantIDParam(ctx, "id", id)
 	if err != nil {
 		return catalog.Tenant{}, err
 	}

@@ -24,6 +24,7 @@ func TestGetTenant(t *testing.T) {
 		{name: "by id", request: &silov1.GetTenantRequest{Id: created.GetId()}},
 		{name: "by slug", request: &silov1.GetTenantRequest{Slug: "acme"}},
 		{name: "by slug in other case", request: &silov1.GetTenantRequest{Slug: " ACME "}},
+		{name: "by slug in the id field", request: &silov1.GetTenantRequest{Id: "Acme"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, err := env.Tenants.GetTenant(t.Context(), connect.NewRequest(tc.request))
@@ -46,7 +47,8 @@ func TestGetTenantErrors(t *testing.T) {
 	}{
 		{name: "neither id nor slug", request: &silov1.GetTenantRequest{}, code: connect.CodeInvalidArgument},
 		{name: "both id and slug", request: &silov1.GetTenantRequest{Id: uuid.NewString(), Slug: "acme"}, code: connect.CodeInvalidArgument},
-		{name: "malformed id", request: &silov1.GetTenantRequest{Id: "not-a-uuid"}, code: connect.CodeInvalidArgument},
+		{name: "malformed id", request: &silov1.GetTenantRequest{Id: "Not A UUID!"}, code: connect.CodeInvalidArgument},
+		{name: "unknown slug as id", request: &silov1.GetTenantRequest{Id: "not-a-tenant"}, code: connect.CodeNotFound},
 		{name: "unknown id", request: &silov1.GetTenantRequest{Id: uuid.NewString()}, code: connect.CodeNotFound},
 		{name: "unknown slug", request: &silov1.GetTenantRequest{Slug: "nobody"}, code: connect.CodeNotFound},
 	} {

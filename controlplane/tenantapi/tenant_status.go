@@ -40,7 +40,7 @@ func (s *Service) ResumeTenant(ctx context.Context, req *connect.Request[silov1.
 // database after the grace period. Deleting a tenant that is already
 // deleting returns it unchanged.
 func (s *Service) DeleteTenant(ctx context.Context, req *connect.Request[silov1.DeleteTenantRequest]) (*connect.Response[silov1.DeleteTenantResponse], error) {
-	id, err := parseID("id", req.Msg.GetId())
+	id, err := s.tenantIDParam(ctx, "id", req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (s *Service) DeleteTenant(ctx context.Context, req *connect.Request[silov1.
 }
 
 func (s *Service) setStatus(ctx context.Context, procedure, rawID string, from []catalog.Status, to catalog.Status, change string) (*silov1.Tenant, error) {
-	id, err := parseID("id", rawID)
+	id, err := s.tenantIDParam(ctx, "id", rawID)
 	if err != nil {
 		return nil, err
 	}

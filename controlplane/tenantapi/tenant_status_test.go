@@ -79,7 +79,7 @@ func TestStatusChangeErrors(t *testing.T) {
 			return err
 		}, code: connect.CodeNotFound},
 		{name: "suspend malformed id", call: func() error {
-			_, err := env.Tenants.SuspendTenant(t.Context(), connect.NewRequest(&silov1.SuspendTenantRequest{Id: "acme"}))
+			_, err := env.Tenants.SuspendTenant(t.Context(), connect.NewRequest(&silov1.SuspendTenantRequest{Id: "no such tenant!"}))
 			return err
 		}, code: connect.CodeInvalidArgument},
 		{name: "delete unknown", call: func() error {

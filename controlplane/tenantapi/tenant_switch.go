@@ -128,11 +128,11 @@ func (s *Service) memberTenant(ctx context.Context, ref string) (catalog.Tenant,
 	return t, role, nil
 }
 
-// tenantIDParam returns the id of the tenant named in a tenant_id field, a
-// UUID or a slug.
-func (s *Service) tenantIDParam(ctx context.Context, ref string) (uuid.UUID, error) {
+// tenantIDParam returns the id of the tenant named in field, by UUID or
+// slug.
+func (s *Service) tenantIDParam(ctx context.Context, field, ref string) (uuid.UUID, error) {
 	if ref == "" {
-		return uuid.Nil, invalid("tenant_id: required")
+		return uuid.Nil, invalid("%s: required", field)
 	}
 	id, err := s.resolveTenantID(ctx, ref)
 	if errors.Is(err, catalog.ErrNotFound) {

@@ -17,7 +17,7 @@ func (s *Service) UpdateTenant(ctx context.Context, req *connect.Request[silov1.
 	if tenant == nil {
 		return nil, invalid("tenant: required")
 	}
-	id, err := parseID("tenant.id", tenant.GetId())
+	id, err := s.tenantIDParam(ctx, "tenant.id", tenant.GetId())
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ func requireOwnerFor(ctx context.Context, roles ...catalog.Role) error {
 
 // AddTenantUser makes a user a member of the tenant.
 func (s *Service) AddTenantUser(ctx context.Context, req *connect.Request[silov1.AddTenantUserRequest]) (*connect.Response[silov1.AddTenantUserResponse], error) {
-	tenantID, err := s.tenantIDParam(ctx, req.Msg.GetTenantId())
+	tenantID, err := s.tenantIDParam(ctx, "tenant_id", req.Msg.GetTenantId())
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func (s *Service) AddTenantUser(ctx context.Context, req *connect.Request[silov1
 
 // UpdateTenantUser changes a member's role.
 func (s *Service) UpdateTenantUser(ctx context.Context, req *connect.Request[silov1.UpdateTenantUserRequest]) (*connect.Response[silov1.UpdateTenantUserResponse], error) {
-	tenantID, err := s.tenantIDParam(ctx, req.Msg.GetTenantId())
+	tenantID, err := s.tenantIDParam(ctx, "tenant_id", req.Msg.GetTenantId())
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (s *Service) UpdateTenantUser(ctx context.Context, req *connect.Request[sil
 
 // RemoveTenantUser ends a membership.
 func (s *Service) RemoveTenantUser(ctx context.Context, req *connect.Request[silov1.RemoveTenantUserRequest]) (*connect.Response[silov1.RemoveTenantUserResponse], error) {
-	tenantID, err := s.tenantIDParam(ctx, req.Msg.GetTenantId())
+	tenantID, err := s.tenantIDParam(ctx, "tenant_id", req.Msg.GetTenantId())
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +137,7 @@ func (s *Service) RemoveTenantUser(ctx context.Context, req *connect.Request[sil
 // ListTenantUsers returns one page of the tenant's members ordered by user
 // id.
 func (s *Service) ListTenantUsers(ctx context.Context, req *connect.Request[silov1.ListTenantUsersRequest]) (*connect.Response[silov1.ListTenantUsersResponse], error) {
-	tenantID, err := s.tenantIDParam(ctx, req.Msg.GetTenantId())
+	tenantID, err := s.tenantIDParam(ctx, "tenant_id", req.Msg.GetTenantId())
 	if err != nil {
 		return nil, err
 	}

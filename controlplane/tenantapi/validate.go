@@ -1,55 +1,32 @@
 package tenantapi
 
 import (
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"silo.dev/silo/controlplane/catalog"
 )
 
 // Limits on tenant fields.
 const (
 	maxNameLength   = 255
 	maxUserIDLength = 255
-	minSlugLength   = 3
-	maxSlugLength   = 63
 	// maxConfigBytes caps the config object, measured as compact JSON.
 	maxConfigBytes = 64 << 10
 )
 
-// slugPattern accepts lowercase letters, digits and single hyphens,
-// starting with a letter and not ending with a hyphen.
-var slugPattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
-
-// reservedSlugs are words that routes, tools or PostgreSQL give a meaning
-// of their own, so no tenant may be called by them.
-var reservedSlugs = map[string]bool{
-	"admin": true, "api": true, "current": true, "switch": true, "me": true,
-	"www": true, "silo": true, "postgres": true, "template0": true,
-	"template1": true, "public": true, "root": true, "system": true,
-	"tenants": true, "users": true, "healthz": true, "readyz": true,
-	"metrics": true, "internal": true,
-}
-
 // normalizeSlug trims and lowercases slug and checks the result.
 func normalizeSlug(slug string) (string, error) {
-	slug = strings.ToLower(strings.TrimSpace(slug))
-	switch {
-	case slug == "":
-		return "", invalid("slug: required")
-	case reservedSlugs[slug]:
-		return "", invalid("slug: %q is reserved; choose another slug", slug)
-	case !utf8.ValidString(slug) || len(slug) < minSlugLength || len(slug) > maxSlugLength:
-		return "", invalid("slug: must be %d to %d characters, got %d", minSlugLength, maxSlugLength, utf8.RuneCountInString(slug))
-	case !slugPattern.MatchString(slug):
-		return "", invalid("slug: %q must contain only lowercase letters, digits and single hyphens, start with a letter and not end with a hyphen", slug)
+	normalized, err := catalog.NormalizeSlug(slug)
+	if err != nil {
+		return "", invalid("slug: %v", err)
 	}
 
-	return slug, nil
+	return normalized, nil
 }
 
 // normalizeName trims name and checks the result.
@@ -84,19 +61,6 @@ func encodeConfig(config *structpb.Struct) ([]byte, error) {
 	}
 
 	return encoded, nil
-}
-
-// parseID parses a tenant id given in field.
-func parseID(field, id string) (uuid.UUID, error) {
-	if id == "" {
-		return uuid.Nil, invalid("%s: required", field)
-	}
-	parsed, err := uuid.Parse(id)
-	if err != nil {
-		return uuid.Nil, invalid("%s: %q is not a UUID", field, id)
-	}
-
-	return parsed, nil
 }
 
 // validateUserID checks a user id given in field: the identity provider's
