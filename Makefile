@@ -28,8 +28,8 @@ build: ## Build bin/silo
 	go build -o bin/silo ./cmd/silo
 
 .PHONY: run
-run: ## Run the whole stack on a local PostgreSQL cluster in .silo/
-	go run ./cmd/silo dev --data .silo
+run: build ## Run the whole stack on a local PostgreSQL cluster in .silo/
+	./bin/silo dev --data .silo
 
 .PHONY: test
 test: ## Run unit and integration tests with the race detector

@@ -91,17 +91,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
-	return runServer(ctx, cfg, role, stderr)
+	return runServer(ctx, cfg, role, stderr, nil)
 }
 
-func runServer(ctx context.Context, cfg *config.Config, role server.Role, stderr io.Writer) error {
+// runServer builds and runs a server; onListen runs once it accepts
+// connections.
+func runServer(ctx context.Context, cfg *config.Config, role server.Role, stderr io.Writer, onListen func(addr string)) error {
 	logger := server.NewLogger(stderr, cfg)
 	srv, err := server.New(ctx, cfg, role, logger, nil)
 	if err != nil {
 		return err
 	}
 
-	return srv.Run(ctx)
+	return srv.Run(ctx, onListen)
 }
 
 func migrate(ctx context.Context, args []string, stderr io.Writer) error {
@@ -158,7 +160,11 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		url, err := stack.StartCluster(ctx)
 		defer func() {
 			fmt.Fprintln(stdout, "Stopping PostgreSQL ...")
-			err = errors.Join(err, stack.StopCluster(context.WithoutCancel(ctx)))
+			stopErr := stack.StopCluster(context.WithoutCancel(ctx))
+			if stopErr == nil {
+				fmt.Fprintln(stdout, "PostgreSQL stopped")
+			}
+			err = errors.Join(err, stopErr)
 		}()
 		if err != nil {
 			return err
@@ -174,12 +180,13 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err != nil {
 		return err
 	}
-	if err := printDevTokens(stdout, &cfg.Auth); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "silo is serving on http://%s (Ctrl-C stops it)\n", cfg.HTTPAddr)
 
-	return runServer(ctx, cfg, server.RoleAll, stderr)
+	return runServer(ctx, cfg, server.RoleAll, stderr, func(addr string) {
+		if err := printDevTokens(stdout, &cfg.Auth); err != nil {
+			fmt.Fprintln(stderr, "silo: print development tokens:", err)
+		}
+		fmt.Fprintf(stdout, "silo is serving on http://%s (Ctrl-C stops it)\n", addr)
+	})
 }
 
 // devTokenTTL is the lifetime of the tokens `silo dev` prints.
@@ -204,7 +211,7 @@ func printDevTokens(stdout io.Writer, auth *config.Auth) error {
 	fmt.Fprintf(stdout, "\nDevelopment tokens, valid for %s:\n", devTokenTTL)
 	fmt.Fprintf(stdout, "  platform administrator \"admin\":\n    export ADMIN_TOKEN=%s\n", admin)
 	fmt.Fprintf(stdout, "  user \"alice\":\n    export ALICE_TOKEN=%s\n", member)
-	fmt.Fprintf(stdout, "More with: go run ./cmd/silo token --subject USER [--admin]\n\n")
+	fmt.Fprintf(stdout, "More with: go run ./cmd/silo token --subject USER [--admin] [--ttl 1h]\n\n")
 
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -40,6 +41,15 @@ type Config struct {
 	TokenIssuer     string        `envconfig:"TOKEN_ISSUER" default:"silo" desc:"iss claim of tenant-scoped tokens; must differ from SILO_AUTH_ISSUER"`
 	TenantTokenTTL  time.Duration `envconfig:"TENANT_TOKEN_TTL" default:"15m" desc:"lifetime of tenant-scoped tokens"`
 	MaxRequestBytes int64         `envconfig:"MAX_REQUEST_BYTES" default:"1048576" desc:"largest request body accepted"`
+
+	PoolCacheSize        int           `envconfig:"POOL_CACHE_SIZE" default:"100" desc:"most tenant pools a data plane keeps open"`
+	PoolMaxConns         int32         `envconfig:"POOL_MAX_CONNS" default:"5" desc:"connection cap of each tenant pool"`
+	PoolConnectionBudget int           `envconfig:"POOL_CONNECTION_BUDGET" default:"600" desc:"cap on the connections a data plane holds to tenant databases, pools still closing included; at least SILO_POOL_CACHE_SIZE times SILO_POOL_MAX_CONNS"`
+	PoolIdleTTL          time.Duration `envconfig:"POOL_IDLE_TTL" default:"10m" desc:"a tenant pool unused this long is closed"`
+	ResolveStaleTTL      time.Duration `envconfig:"RESOLVE_STALE_TTL" default:"5m" desc:"how long cached tenants keep being served while the catalog cannot be reached"`
+
+	ServiceToken    string `envconfig:"SERVICE_TOKEN" desc:"shared secret of at least 32 characters that data planes send to the control plane's internal catalog API; required for --role controlplane and --role dataplane"`
+	ControlPlaneURL string `envconfig:"CONTROL_PLANE_URL" desc:"http(s) base URL of the control plane, such as http://silo-control:8080; required for --role dataplane"`
 
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"15s" desc:"longest wait for in-flight requests and jobs at shutdown"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"minimum level of log records: debug, info, warn or error"`
@@ -158,6 +168,22 @@ func (c *Config) Validate() error {
 	if c.MaxRequestBytes < 1024 {
 		add("SILO_MAX_REQUEST_BYTES: must be at least 1024, got %d", c.MaxRequestBytes)
 	}
+	if c.PoolCacheSize < 1 {
+		add("SILO_POOL_CACHE_SIZE: must be at least 1, got %d", c.PoolCacheSize)
+	}
+	if c.PoolMaxConns < 1 {
+		add("SILO_POOL_MAX_CONNS: must be at least 1, got %d", c.PoolMaxConns)
+	}
+	if need := c.PoolCacheSize * int(c.PoolMaxConns); c.PoolConnectionBudget < need {
+		add("SILO_POOL_CONNECTION_BUDGET: %d is less than SILO_POOL_CACHE_SIZE (%d) times SILO_POOL_MAX_CONNS (%d) = %d; raise the budget or lower one of them",
+			c.PoolConnectionBudget, c.PoolCacheSize, c.PoolMaxConns, need)
+	}
+	if c.PoolIdleTTL <= 0 {
+		add("SILO_POOL_IDLE_TTL: must be positive, got %s", c.PoolIdleTTL)
+	}
+	if c.ResolveStaleTTL < 0 {
+		add("SILO_RESOLVE_STALE_TTL: must not be negative, got %s", c.ResolveStaleTTL)
+	}
 	if c.DeleteGracePeriod < 0 {
 		add("SILO_DELETE_GRACE_PERIOD: must not be negative, got %s", c.DeleteGracePeriod)
 	}
@@ -176,6 +202,15 @@ func (c *Config) Validate() error {
 	if c.ProvisionMaxAttempts < 1 {
 		add("SILO_PROVISION_MAX_ATTEMPTS: must be at least 1, got %d", c.ProvisionMaxAttempts)
 	}
+	if c.ServiceToken != "" && len(c.ServiceToken) < MinServiceTokenLength {
+		add("SILO_SERVICE_TOKEN: %d characters, want at least %d; generate one with: head -c 32 /dev/urandom | base64",
+			len(c.ServiceToken), MinServiceTokenLength)
+	}
+	if c.ControlPlaneURL != "" {
+		if err := checkHTTPURL(c.ControlPlaneURL); err != nil {
+			add("SILO_CONTROL_PLANE_URL: %v", err)
+		}
+	}
 	if c.ShutdownTimeout <= 0 {
 		add("SILO_SHUTDOWN_TIMEOUT: must be positive, got %s", c.ShutdownTimeout)
 	}
@@ -184,6 +219,26 @@ func (c *Config) Validate() error {
 	}
 
 	return errors.Join(errs...)
+}
+
+// MinServiceTokenLength is the shortest SILO_SERVICE_TOKEN accepted, in
+// bytes: 32 random bytes in base64 are 44.
+const MinServiceTokenLength = 32
+
+// checkHTTPURL checks that raw is an absolute http or https URL with a
+// host. Its errors contain no part of raw, which may carry credentials.
+func checkHTTPURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return errors.New("not a valid URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("scheme must be http or https, got %q", u.Scheme)
+	case u.Host == "":
+		return errors.New("missing host; use a base URL such as http://silo-control:8080")
+	}
+
+	return nil
 }
 
 // Key returns the decoded SILO_ENCRYPTION_KEY; the zero key before Validate

@@ -97,6 +97,14 @@ func TestLoadRejects(t *testing.T) {
 		{name: "token issuer equals auth issuer", variable: "SILO_TOKEN_ISSUER", value: "silo-dev"},
 		{name: "tenant token ttl", variable: "SILO_TENANT_TOKEN_TTL", value: "0s"},
 		{name: "request limit tiny", variable: "SILO_MAX_REQUEST_BYTES", value: "10"},
+		{name: "budget below cache times conns", variable: "SILO_POOL_CONNECTION_BUDGET", value: "499"},
+		{name: "pool cache size zero", variable: "SILO_POOL_CACHE_SIZE", value: "0"},
+		{name: "pool max conns zero", variable: "SILO_POOL_MAX_CONNS", value: "0"},
+		{name: "pool idle ttl zero", variable: "SILO_POOL_IDLE_TTL", value: "0s"},
+		{name: "service token short", variable: "SILO_SERVICE_TOKEN", value: "short-service-token", secret: "short-service-token"},
+		{name: "control plane url scheme", variable: "SILO_CONTROL_PLANE_URL", value: "ftp://silo-control:8080"},
+		{name: "control plane url no host", variable: "SILO_CONTROL_PLANE_URL", value: "http:///catalog"},
+		{name: "control plane url relative", variable: "SILO_CONTROL_PLANE_URL", value: "silo-control:8080"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			setValid(t)
@@ -110,4 +118,24 @@ func TestLoadRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestLoadSplitPlanes(t *testing.T) {
+	setValid(t)
+	t.Setenv("SILO_SERVICE_TOKEN", strings.Repeat("s", MinServiceTokenLength))
+	t.Setenv("SILO_CONTROL_PLANE_URL", "https://silo-control:8443")
+
+	c, err := Load()
+	require.NoError(t, err)
+	require.Equal(t, strings.Repeat("s", MinServiceTokenLength), c.ServiceToken)
+	require.Equal(t, "https://silo-control:8443", c.ControlPlaneURL)
+}
+
+func TestLoadSplitPlanesOptional(t *testing.T) {
+	setValid(t)
+
+	c, err := Load()
+	require.NoError(t, err)
+	require.Empty(t, c.ServiceToken, "role all needs no service token")
+	require.Empty(t, c.ControlPlaneURL)
 }

@@ -5,10 +5,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"silo.dev/silo/internal/config"
 	"silo.dev/silo/internal/pgtest"
 	"silo.dev/silo/internal/server"
 	"silo.dev/silo/internal/silotest"
@@ -17,6 +20,12 @@ import (
 func TestReadyOnlyWhenMigrated(t *testing.T) {
 	t.Parallel()
 	cfg := silotest.Config(t, pgtest.NewDatabase(t, ""))
+	controlPlane := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "control plane not started", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(controlPlane.Close)
+	cfg.ControlPlaneURL = controlPlane.URL
+	cfg.ServiceToken = strings.Repeat("t", config.MinServiceTokenLength)
 	srv, err := server.New(t.Context(), cfg, server.RoleDataPlane, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
 	listener, err := net.Listen("tcp", "127.0.0.1:0")

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -22,9 +23,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"silo.dev/silo/controlplane/catalog"
+	"silo.dev/silo/controlplane/catalogapi"
 	"silo.dev/silo/controlplane/provision"
 	"silo.dev/silo/controlplane/tenantapi"
+	"silo.dev/silo/dataplane/tenancy"
 	"silo.dev/silo/gen/openapi"
+	"silo.dev/silo/gen/silo/controlplane/v1/controlplanev1connect"
 	"silo.dev/silo/gen/silo/v1/silov1connect"
 	"silo.dev/silo/internal/authn"
 	"silo.dev/silo/internal/config"
@@ -53,6 +57,8 @@ func ParseRole(s string) (Role, error) {
 
 func (r Role) controlPlane() bool { return r == RoleAll || r == RoleControlPlane }
 
+func (r Role) dataPlane() bool { return r == RoleAll || r == RoleDataPlane }
+
 // authLeeway is the clock skew allowed between silo and token issuers
 // when checking exp, nbf and iat.
 const authLeeway = 30 * time.Second
@@ -66,6 +72,11 @@ const catalogPoolSize = 25
 // SILO_DATABASE_SERVER_URL (or the catalog's server).
 const defaultServerName = "default"
 
+// changeStreamBuffer is how many catalog changes the control plane queues
+// for one data plane's change stream before it ends the stream and the
+// data plane resynchronizes.
+const changeStreamBuffer = 1024
+
 // Server is a running silo process.
 type Server struct {
 	cfg    *config.Config
@@ -75,8 +86,15 @@ type Server struct {
 	pool    *pgxpool.Pool
 	servers *provision.ServerPools
 	jobs    *provision.Jobs
-	http    *http.Server
-	ready   *readiness
+	data    *dataPlane
+	// feeds follow catalog changes while the server serves: the data
+	// plane's, and in --role controlplane the one behind CatalogService.
+	feeds []feed
+	// catalogHub fans catalog changes out to data planes in --role
+	// controlplane; nil otherwise.
+	catalogHub *catalogapi.Hub
+	http       *http.Server
+	ready      *readiness
 
 	// Provisioner is set in control plane roles. Tests use it to inject
 	// failures.
@@ -97,6 +115,9 @@ func New(ctx context.Context, cfg *config.Config, role Role, logger *slog.Logger
 	if opts == nil {
 		opts = &Options{}
 	}
+	if err := checkRoleConfig(cfg, role); err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, role: role, logger: logger}
 
 	poolConfig, err := pgxpool.ParseConfig(cfg.CatalogURL)
@@ -111,10 +132,7 @@ func New(ctx context.Context, cfg *config.Config, role Role, logger *slog.Logger
 	}
 
 	if err := s.build(ctx, opts); err != nil {
-		s.pool.Close()
-		if s.servers != nil {
-			s.servers.Close()
-		}
+		s.close()
 		return nil, err
 	}
 
@@ -157,8 +175,13 @@ func (s *Server) build(ctx context.Context, opts *Options) error {
 		return err
 	}
 
-	serviceNames := []string{}
+	var serviceNames []string
 	var services []*vanguard.Service
+	mount := func(path string, handler http.Handler) {
+		mux.Handle(path, handler)
+		services = append(services, vanguard.NewService(path, handler))
+		serviceNames = append(serviceNames, strings.Trim(path, "/"))
+	}
 	handlerOpts := []connect.HandlerOption{connect.WithReadMaxBytes(int(s.cfg.MaxRequestBytes))}
 
 	if s.role.controlPlane() {
@@ -186,11 +209,18 @@ func (s *Server) build(ctx context.Context, opts *Options) error {
 			TenantTokenTTL:    s.cfg.TenantTokenTTL,
 			PollInterval:      opts.PollInterval,
 		}, s.logger)
-		path, handler := silov1connect.NewTenantServiceHandler(tenants,
-			append(handlerOpts, connect.WithInterceptors(tenants.Interceptor()))...)
-		mux.Handle(path, handler)
-		services = append(services, vanguard.NewService(path, handler))
-		serviceNames = append(serviceNames, silov1connect.TenantServiceName)
+		mount(silov1connect.NewTenantServiceHandler(tenants,
+			append(handlerOpts, connect.WithInterceptors(tenants.Interceptor()))...))
+	}
+	if s.role == RoleControlPlane {
+		if err := s.mountCatalogService(mux, store, box, handlerOpts); err != nil {
+			return err
+		}
+	}
+	if s.role.dataPlane() {
+		if s.data, err = s.buildDataPlane(store, box, handlerOpts, mount); err != nil {
+			return err
+		}
 	}
 
 	checker := grpchealth.NewStaticChecker(serviceNames...)
@@ -221,19 +251,65 @@ func (s *Server) build(ctx context.Context, opts *Options) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	if s.catalogHub != nil {
+		// Change streams last until the client hangs up, so Shutdown would
+		// otherwise wait for every data plane until SILO_SHUTDOWN_TIMEOUT.
+		s.http.RegisterOnShutdown(s.catalogHub.Close)
+	}
 
 	return nil
 }
 
-// isPublic reports whether a request may go without a bearer token: the
-// health and readiness probes, the OpenAPI document, and gRPC health.
+// isPublic reports whether a request may go without a user token: the
+// health and readiness probes, the OpenAPI document, gRPC health, and
+// CatalogService, whose interceptor checks the service token instead.
 func isPublic(r *http.Request) bool {
 	switch r.URL.Path {
 	case "/healthz", "/readyz", "/openapi.yaml":
 		return true
 	}
 
-	return strings.HasPrefix(r.URL.Path, "/"+grpchealth.HealthV1ServiceName+"/")
+	return strings.HasPrefix(r.URL.Path, "/"+grpchealth.HealthV1ServiceName+"/") ||
+		strings.HasPrefix(r.URL.Path, "/"+controlplanev1connect.CatalogServiceName+"/")
+}
+
+// checkRoleConfig checks the settings that only some roles need, which
+// config.Validate cannot check because it does not know the role.
+func checkRoleConfig(cfg *config.Config, role Role) error {
+	var errs []error
+	if role != RoleAll && cfg.ServiceToken == "" {
+		errs = append(errs, fmt.Errorf("SILO_SERVICE_TOKEN: required for --role %s; set the same value on the control plane and every data plane", role))
+	}
+	if role == RoleDataPlane && cfg.ControlPlaneURL == "" {
+		errs = append(errs, errors.New("SILO_CONTROL_PLANE_URL: required for --role dataplane; set the control plane's base URL, such as http://silo-control:8080"))
+	}
+
+	return errors.Join(errs...)
+}
+
+// mountCatalogService serves CatalogService to data plane processes, with
+// a catalog change feed of its own that fans out to their change streams.
+// It is mounted outside the REST transcoder and gRPC reflection, because it
+// is no public API.
+func (s *Server) mountCatalogService(mux *http.ServeMux, store *catalog.Store, box *secret.Box, handlerOpts []connect.HandlerOption) error {
+	tokenCheck, err := catalogapi.NewTokenInterceptor(s.cfg.ServiceToken)
+	if err != nil {
+		return err
+	}
+	hub := catalogapi.NewHub(changeStreamBuffer)
+	s.catalogHub = hub
+	s.feeds = append(s.feeds, tenancy.NewFeed(s.pool.Config().ConnConfig.Copy(), hub, s.logger))
+
+	service := catalogapi.New(store, box, hub, s.logger)
+	mux.Handle(controlplanev1connect.NewCatalogServiceHandler(service,
+		append(handlerOpts, connect.WithInterceptors(tokenCheck))...))
+
+	return nil
+}
+
+// feed follows catalog changes until ctx ends.
+type feed interface {
+	Run(ctx context.Context)
 }
 
 // authnConfig returns the token settings from the configuration.
@@ -260,14 +336,20 @@ func (s *Server) registerServer(ctx context.Context, store *catalog.Store, box *
 	return err
 }
 
-// Run serves until ctx ends, then shuts down in order: stop accepting
-// connections and drain requests, stop the job queue, close pools. It
-// returns nil after a clean shutdown.
-func (s *Server) Run(ctx context.Context) error {
+// Run listens on SILO_HTTP_ADDR, calls onListen (when not nil) with the
+// address once connections are accepted, and serves until ctx ends. Then it
+// shuts down in order: stop accepting connections and drain requests, stop
+// the job queue and the change feed, close pools. It returns nil after a
+// clean shutdown.
+func (s *Server) Run(ctx context.Context, onListen func(addr string)) error {
 	var lc net.ListenConfig
 	listener, err := lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
 	if err != nil {
+		s.close()
 		return fmt.Errorf("listen on %s (SILO_HTTP_ADDR): %w", s.cfg.HTTPAddr, err)
+	}
+	if onListen != nil {
+		onListen(listener.Addr().String())
 	}
 
 	return s.Serve(ctx, listener)
@@ -281,6 +363,12 @@ func (s *Server) Serve(ctx context.Context, listener net.Listener) error {
 		if err := s.jobs.Start(ctx); err != nil {
 			return err
 		}
+	}
+	feedCtx, stopFeeds := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFeeds()
+	var feeds sync.WaitGroup
+	for _, f := range s.feeds {
+		feeds.Go(func() { f.Run(feedCtx) })
 	}
 
 	serveErr := make(chan error, 1)
@@ -307,6 +395,8 @@ func (s *Server) Serve(ctx context.Context, listener net.Listener) error {
 	if err := s.stopJobsWithin(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
+	stopFeeds()
+	feeds.Wait()
 	s.logger.Info("silo stopped")
 
 	return errors.Join(errs...)
@@ -328,9 +418,13 @@ func (s *Server) stopJobsWithin(ctx context.Context) error {
 	return s.jobs.Stop(ctx)
 }
 
-// close releases the pools: tenant administrator pools first, the catalog
-// last, because the job queue uses the catalog until it has stopped.
+// close releases the pools: tenant pools and administrator pools first,
+// the catalog last, because the job queue uses the catalog until it has
+// stopped.
 func (s *Server) close() {
+	if s.data != nil {
+		s.data.pools.Close()
+	}
 	if s.servers != nil {
 		s.servers.Close()
 	}

@@ -91,6 +91,11 @@ func Config(t testing.TB, catalogURL string) *config.Config {
 		TokenIssuer:           "silo-test",
 		TenantTokenTTL:        15 * time.Minute,
 		MaxRequestBytes:       1 << 20,
+		PoolCacheSize:         10,
+		PoolMaxConns:          4,
+		PoolConnectionBudget:  40,
+		PoolIdleTTL:           time.Minute,
+		ResolveStaleTTL:       time.Minute,
 		DeleteGracePeriod:     0,
 		ProvisionTimeout:      20 * time.Second,
 		TenantConnectionLimit: 20,
@@ -143,13 +148,29 @@ func Start(t testing.TB, opts *Options) *Env {
 		require.NoError(t, cfg.Validate())
 	}
 
+	env := serve(t, cfg, server.RoleAll, opts.Prepare)
+	pool, err := pgxpool.New(t.Context(), catalogURL)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	env.Catalog = pool
+	env.Tenants = env.Client(env.Token(t, AdminSubject, true))
+
+	return env
+}
+
+// serve builds a server with role on cfg, serves it on a free loopback
+// port until the test ends, and returns its Env without Catalog and
+// Tenants.
+func serve(t testing.TB, cfg *config.Config, role server.Role, prepare func(*server.Server)) *Env {
+	t.Helper()
+
 	logs := &Buffer{}
 	logger := server.NewLogger(logs, cfg)
 	jobOpts := JobOptions(logger)
-	srv, err := server.New(t.Context(), cfg, server.RoleAll, logger, &server.Options{Jobs: &jobOpts, PollInterval: 10 * time.Millisecond})
+	srv, err := server.New(t.Context(), cfg, role, logger, &server.Options{Jobs: &jobOpts, PollInterval: 10 * time.Millisecond})
 	require.NoError(t, err)
-	if opts.Prepare != nil {
-		opts.Prepare(srv)
+	if prepare != nil {
+		prepare(srv)
 	}
 
 	var lc net.ListenConfig
@@ -163,21 +184,73 @@ func Start(t testing.TB, opts *Options) *Env {
 		require.NoError(t, <-done)
 	})
 
-	pool, err := pgxpool.New(t.Context(), catalogURL)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-
-	env := &Env{
+	return &Env{
 		URL:        "http://" + listener.Addr().String(),
-		CatalogURL: catalogURL,
-		Catalog:    pool,
+		CatalogURL: cfg.CatalogURL,
 		Config:     cfg,
 		Server:     srv,
 		Logs:       logs,
 	}
-	env.Tenants = env.Client(env.Token(t, AdminSubject, true))
+}
 
-	return env
+// Split is a control plane and a data plane running as separate servers
+// on one catalog, the data plane resolving tenants through the control
+// plane's CatalogService.
+type Split struct {
+	// Control is the --role controlplane server.
+	Control *Env
+	// Data is the --role dataplane server. Its Tenants client calls the
+	// control plane, because the data plane serves no TenantService.
+	Data *Env
+	// ServiceToken is the SILO_SERVICE_TOKEN both servers share.
+	ServiceToken string
+}
+
+// SplitOptions adjusts StartSplit.
+type SplitOptions struct {
+	// ControlPlaneURL returns the URL the data plane uses to reach the
+	// control plane at controlURL, for instance through a proxy; nil uses
+	// controlURL itself.
+	ControlPlaneURL func(controlURL string) string
+	// ConfigureData changes the data plane's configuration before it
+	// starts.
+	ConfigureData func(*config.Config)
+}
+
+// StartSplit runs a control plane and a data plane on a new catalog and
+// stops them when the test ends.
+func StartSplit(t testing.TB, opts *SplitOptions) *Split {
+	t.Helper()
+	if opts == nil {
+		opts = &SplitOptions{}
+	}
+
+	catalogURL := NewCatalog(t)
+	pool, err := pgxpool.New(t.Context(), catalogURL)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+
+	controlConfig := Config(t, catalogURL)
+	controlConfig.ServiceToken = randomKey(t)
+	require.NoError(t, controlConfig.Validate())
+	control := serve(t, controlConfig, server.RoleControlPlane, nil)
+	control.Catalog = pool
+	control.Tenants = control.Client(control.Token(t, AdminSubject, true))
+
+	dataConfig := *controlConfig
+	dataConfig.ControlPlaneURL = control.URL
+	if opts.ControlPlaneURL != nil {
+		dataConfig.ControlPlaneURL = opts.ControlPlaneURL(control.URL)
+	}
+	if opts.ConfigureData != nil {
+		opts.ConfigureData(&dataConfig)
+	}
+	require.NoError(t, dataConfig.Validate())
+	data := serve(t, &dataConfig, server.RoleDataPlane, nil)
+	data.Catalog = pool
+	data.Tenants = control.Tenants
+
+	return &Split{Control: control, Data: data, ServiceToken: controlConfig.ServiceToken}
 }
 
 // AdminSubject is the user id of the platform administrator behind
@@ -204,6 +277,22 @@ func (e *Env) Client(token string, opts ...connect.ClientOption) silov1connect.T
 	return silov1connect.NewTenantServiceClient(http.DefaultClient, e.URL, opts...)
 }
 
+// TicketClient returns a TicketService client that sends token as its
+// bearer token.
+func (e *Env) TicketClient(token string, opts ...connect.ClientOption) silov1connect.TicketServiceClient {
+	opts = append(opts, connect.WithInterceptors(Bearer(token)))
+
+	return silov1connect.NewTicketServiceClient(http.DefaultClient, e.URL, opts...)
+}
+
+// WorkflowClient returns a WorkflowService client that sends token as its
+// bearer token.
+func (e *Env) WorkflowClient(token string, opts ...connect.ClientOption) silov1connect.WorkflowServiceClient {
+	opts = append(opts, connect.WithInterceptors(Bearer(token)))
+
+	return silov1connect.NewWorkflowServiceClient(http.DefaultClient, e.URL, opts...)
+}
+
 // UserClient returns a TenantService client for subject, who is not a
 // platform administrator.
 func (e *Env) UserClient(t testing.TB, subject string) silov1connect.TenantServiceClient {
@@ -215,27 +304,35 @@ func (e *Env) UserClient(t testing.TB, subject string) silov1connect.TenantServi
 // Bearer returns a client interceptor that sends token in the
 // Authorization header of every call.
 func Bearer(token string) connect.Interceptor {
-	return bearer("Bearer " + token)
+	return Header("Authorization", "Bearer "+token)
 }
 
-type bearer string
+// Header returns a client interceptor that sets one request header on
+// every call, unary and streaming.
+func Header(name, value string) connect.Interceptor {
+	return header{name: name, value: value}
+}
 
-func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+type header struct {
+	name, value string
+}
+
+func (h header) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		req.Header().Set("Authorization", string(b))
+		req.Header().Set(h.name, h.value)
 		return next(ctx, req)
 	}
 }
 
-func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+func (h header) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
 	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
 		conn := next(ctx, spec)
-		conn.RequestHeader().Set("Authorization", string(b))
+		conn.RequestHeader().Set(h.name, h.value)
 		return conn
 	}
 }
 
-func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+func (h header) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return next
 }
 
