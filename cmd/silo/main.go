@@ -211,7 +211,7 @@ func printDevTokens(stdout io.Writer, auth *config.Auth) error {
 	fmt.Fprintf(stdout, "\nDevelopment tokens, valid for %s:\n", devTokenTTL)
 	fmt.Fprintf(stdout, "  platform administrator \"admin\":\n    export ADMIN_TOKEN=%s\n", admin)
 	fmt.Fprintf(stdout, "  user \"alice\":\n    export ALICE_TOKEN=%s\n", member)
-	fmt.Fprintf(stdout, "More with: go run ./cmd/silo token --subject USER [--admin] [--ttl 1h]\n\n")
+	fmt.Fprintf(stdout, "More with: ./bin/silo token --subject USER [--admin] [--ttl 1h]\n\n")
 
 	return nil
 }

@@ -3,6 +3,7 @@ package tenantapi
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
@@ -44,7 +45,7 @@ func (s *Service) SwitchTenant(ctx context.Context, req *connect.Request[silov1.
 	}
 	if t.Status != catalog.StatusActive {
 		return nil, connect.NewError(connect.CodeFailedPrecondition,
-			errors.New("tenant "+ref+" is "+string(t.Status)+"; only active tenants can be switched to"))
+			fmt.Errorf("tenant %q is %s; only active tenants can be switched to", ref, t.Status))
 	}
 
 	subject := actor(ctx)

@@ -26,7 +26,7 @@ func roleFromProto(r silov1.TenantRole) (catalog.Role, error) {
 		}
 	}
 
-	return "", invalid("role: required; use TENANT_ROLE_OWNER, TENANT_ROLE_ADMIN, TENANT_ROLE_MEMBER or TENANT_ROLE_VIEWER")
+	return "", invalid("role: missing or unknown; use TENANT_ROLE_OWNER, TENANT_ROLE_ADMIN, TENANT_ROLE_MEMBER or TENANT_ROLE_VIEWER")
 }
 
 func tenantUserToProto(u catalog.TenantUser) *silov1.TenantUser {

@@ -38,6 +38,15 @@ type CachedDirectory struct {
 	slugs      map[string]entry[uuid.UUID]
 	roles      map[membershipKey]entry[catalog.Role]
 	active     map[string]entry[uuid.UUID]
+
+	// watchers are the open streams of each tenant, told when a change may
+	// end their caller's right to stream.
+	watchers map[uuid.UUID]map[*watcher]struct{}
+}
+
+type watcher struct {
+	userID  string
+	changed func()
 }
 
 type entry[V any] struct {
@@ -53,7 +62,7 @@ type membershipKey struct {
 // NewCachedDirectory returns a cache in front of next. It serves from
 // memory only once the change feed calls Connected.
 func NewCachedDirectory(next Directory, staleTTL time.Duration, evict func(uuid.UUID)) *CachedDirectory {
-	c := &CachedDirectory{next: next, staleTTL: staleTTL, evict: evict}
+	c := &CachedDirectory{next: next, staleTTL: staleTTL, evict: evict, watchers: map[uuid.UUID]map[*watcher]struct{}{}}
 	c.reset()
 
 	return c
@@ -71,11 +80,46 @@ func (c *CachedDirectory) reset() {
 // have missed changes, so it is dropped.
 func (c *CachedDirectory) Connected() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-
 	c.reset()
 	c.live = true
 	c.generation++
+	var all []*watcher
+	for _, set := range c.watchers {
+		for w := range set {
+			all = append(all, w)
+		}
+	}
+	c.mu.Unlock()
+
+	// A change may have been missed, so every open stream checks again.
+	for _, w := range all {
+		w.changed()
+	}
+}
+
+// Watch calls changed, at most once per change and outside any lock, when
+// a change may end userID's right to stream from the tenant: the tenant's
+// status, placement or credentials changed, or the user's membership did.
+// The returned function ends the watch.
+func (c *CachedDirectory) Watch(tenantID uuid.UUID, userID string, changed func()) (stop func()) {
+	w := &watcher{userID: userID, changed: changed}
+
+	c.mu.Lock()
+	if c.watchers[tenantID] == nil {
+		c.watchers[tenantID] = map[*watcher]struct{}{}
+	}
+	c.watchers[tenantID][w] = struct{}{}
+	c.mu.Unlock()
+
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+
+		delete(c.watchers[tenantID], w)
+		if len(c.watchers[tenantID]) == 0 {
+			delete(c.watchers, tenantID)
+		}
+	}
 }
 
 // Disconnected records that the change feed stopped listening.
@@ -104,10 +148,19 @@ func (c *CachedDirectory) Apply(change Change) {
 	case ChangeActive:
 		delete(c.active, change.UserID)
 	}
+	var affected []*watcher
+	for w := range c.watchers[change.TenantID] {
+		if (change.Kind == ChangeTenant && change.Evict) || (change.Kind == ChangeMember && change.UserID == w.userID) {
+			affected = append(affected, w)
+		}
+	}
 	c.mu.Unlock()
 
 	if change.Evict && c.evict != nil {
 		c.evict(change.TenantID)
+	}
+	for _, w := range affected {
+		w.changed()
 	}
 }
 

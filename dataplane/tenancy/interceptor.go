@@ -67,17 +67,54 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	}
 }
 
-// WrapStreamingHandler implements connect.Interceptor.
+// WrapStreamingHandler implements connect.Interceptor. A stream outlives
+// the checks made when it opened, so when the directory can watch a
+// tenant, the stream ends as soon as a change may have withdrawn the
+// caller's access. The caller then gets the error a new call would get.
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		s, err := i.enter(ctx, conn.Spec().Procedure, conn.RequestHeader())
+		procedure, header := conn.Spec().Procedure, conn.RequestHeader()
+		s, err := i.enter(ctx, procedure, header)
 		if err != nil {
 			return err
 		}
 		defer s.lease.Release()
 
-		return next(withScope(ctx, s), conn)
+		watcher, ok := i.directory.(interface {
+			Watch(tenantID uuid.UUID, userID string, changed func()) (stop func())
+		})
+		if !ok {
+			return next(withScope(ctx, s), conn)
+		}
+		principal, _ := authn.FromContext(ctx)
+		streamCtx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		stop := watcher.Watch(s.tenant.ID, principal.Subject, func() { cancel(errAccessChanged) })
+		defer stop()
+
+		err = next(withScope(streamCtx, s), conn)
+		if !errors.Is(context.Cause(streamCtx), errAccessChanged) || ctx.Err() != nil {
+			return err
+		}
+
+		return i.recheck(ctx, procedure, header)
 	}
+}
+
+// errAccessChanged ends a stream whose tenant or membership changed.
+var errAccessChanged = errors.New("tenant or membership changed")
+
+// recheck runs the checks of a new call for a stream that a change ended,
+// and returns their error, or Unavailable when the caller may still call,
+// as after a role change or new database credentials.
+func (i *Interceptor) recheck(ctx context.Context, procedure string, header http.Header) error {
+	s, err := i.enter(ctx, procedure, header)
+	if err != nil {
+		return err
+	}
+	s.lease.Release()
+
+	return connect.NewError(connect.CodeUnavailable, errors.New("your access to the tenant changed while the stream was open; call again"))
 }
 
 // WrapStreamingClient implements connect.Interceptor; clients pass through.

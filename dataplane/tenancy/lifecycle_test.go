@@ -145,3 +145,47 @@ func TestWatchThroughInterceptor(t *testing.T) {
 	require.Equal(t, silov1.TicketChange_TICKET_CHANGE_CREATED, stream.Msg().GetChange())
 	require.Equal(t, "in A, watched", stream.Msg().GetTicket().GetTitle())
 }
+
+func TestChangesEndOpenStreams(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, map[string]map[string]silov1.TenantRole{
+		"yara": {"tenant-a": silov1.TenantRole_TENANT_ROLE_MEMBER, "tenant-b": silov1.TenantRole_TENANT_ROLE_MEMBER},
+	})
+	watch := func(tenant string) *connect.ServerStreamForClient[silov1.WatchTicketsResponse] {
+		client := w.env.TicketClient(w.env.Token(t, "yara", false), connect.WithInterceptors(silotest.Header("X-Tenant-ID", tenant)))
+		stream, err := client.WatchTickets(t.Context(), connect.NewRequest(&silov1.WatchTicketsRequest{}))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = stream.Close() })
+		stream.ResponseHeader()
+		return stream
+	}
+
+	suspended := watch("tenant-a")
+	_, err := w.env.Tenants.SuspendTenant(t.Context(), connect.NewRequest(&silov1.SuspendTenantRequest{Id: w.a.GetId()}))
+	require.NoError(t, err)
+	requireStreamEnds(t, suspended, connect.CodeFailedPrecondition)
+
+	removed := watch("tenant-b")
+	_, err = w.env.Tenants.RemoveTenantUser(t.Context(), connect.NewRequest(&silov1.RemoveTenantUserRequest{TenantId: w.b.GetId(), UserId: "yara"}))
+	require.NoError(t, err)
+	requireStreamEnds(t, removed, connect.CodePermissionDenied)
+}
+
+// requireStreamEnds waits, within changeTimeout, for a stream to end with
+// code.
+func requireStreamEnds(t *testing.T, stream *connect.ServerStreamForClient[silov1.WatchTicketsResponse], code connect.Code) {
+	t.Helper()
+
+	ended := make(chan error, 1)
+	go func() {
+		for stream.Receive() {
+		}
+		ended <- stream.Err()
+	}()
+	select {
+	case err := <-ended:
+		require.Equal(t, code, connect.CodeOf(err), "%v", err)
+	case <-time.After(changeTimeout):
+		t.Fatalf("stream still open %s after the change", changeTimeout)
+	}
+}
