@@ -30,7 +30,7 @@ import (
 const (
 	// createRoleSQL takes the quoted role, the connection limit and the
 	// quoted SCRAM verifier.
-	createRoleSQL = "CREATE ROLE %s WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION INHERIT CONNECTION LIMIT %d PASSWORD %s"
+	createRoleSQL = "CREATE ROLE %s WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT LOGIN CONNECTION LIMIT %d PASSWORD %s"
 	// createDatabaseSQL takes the quoted database and role.
 	createDatabaseSQL = "CREATE DATABASE %s OWNER %s TEMPLATE template0 ENCODING 'UTF8'"
 	// revokeSQL takes the quoted database.
