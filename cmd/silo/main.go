@@ -116,6 +116,9 @@ func migrate(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.CatalogURL == "" {
+		return errors.New("SILO_CATALOG_URL: required for silo migrate")
+	}
 
 	return server.MigrateURL(ctx, cfg.CatalogURL, server.NewLogger(stderr, cfg))
 }

@@ -122,6 +122,15 @@ func (c *CachedDirectory) Watch(tenantID uuid.UUID, userID string, changed func(
 	}
 }
 
+// Live reports whether the change feed is connected, so cached entries are
+// current.
+func (c *CachedDirectory) Live() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	return c.live
+}
+
 // Disconnected records that the change feed stopped listening.
 func (c *CachedDirectory) Disconnected() {
 	c.mu.Lock()

@@ -22,7 +22,7 @@ const Prefix = "SILO"
 // Config is the whole configuration of a silo process. Each field is read
 // from the variable named by its envconfig tag with the SILO_ prefix.
 type Config struct {
-	CatalogURL        string        `envconfig:"CATALOG_URL" desc:"PostgreSQL URL of the catalog database (tenants, users, job queue)"`
+	CatalogURL        string        `envconfig:"CATALOG_URL" desc:"PostgreSQL URL of the catalog database (tenants, users, job queue); required except for --role dataplane"`
 	HTTPAddr          string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"host:port the HTTP server (Connect, gRPC, REST, health, metrics) listens on"`
 	DatabaseServerURL string        `envconfig:"DATABASE_SERVER_URL" desc:"PostgreSQL URL of an administrator on the server that holds new tenant databases; empty means the catalog's server with the catalog's credentials"`
 	EncryptionKey     string        `envconfig:"ENCRYPTION_KEY" desc:"base64 of 32 random bytes; encrypts tenant role passwords and server credentials in the catalog"`
@@ -132,8 +132,10 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf(format, args...))
 	}
 
+	// Whether the catalog is required depends on the role; server.New
+	// checks that.
 	if c.CatalogURL == "" {
-		add("SILO_CATALOG_URL: required, for example postgres://silo:PASSWORD@127.0.0.1:5432/silo")
+		// Nothing to parse.
 	} else if _, err := pgx.ParseConfig(c.CatalogURL); err != nil {
 		// pgx masks the password in parse errors, so err can be shown.
 		add("SILO_CATALOG_URL: invalid PostgreSQL URL: %v", err)

@@ -54,7 +54,7 @@ func TestLoadZeroGracePeriod(t *testing.T) {
 }
 
 func TestLoadUnsetRequired(t *testing.T) {
-	for _, variable := range []string{"SILO_CATALOG_URL", "SILO_ENCRYPTION_KEY", "SILO_TOKEN_SIGNING_KEY"} {
+	for _, variable := range []string{"SILO_ENCRYPTION_KEY", "SILO_TOKEN_SIGNING_KEY"} {
 		t.Run(variable, func(t *testing.T) {
 			setValid(t)
 			t.Setenv(variable, "")
@@ -75,7 +75,6 @@ func TestLoadRejects(t *testing.T) {
 		value    string
 		secret   string
 	}{
-		{name: "missing catalog", variable: "SILO_CATALOG_URL", value: ""},
 		{name: "malformed catalog", variable: "SILO_CATALOG_URL", value: "postgres://u:hunter2@h:port/db", secret: "hunter2"},
 		{name: "malformed server", variable: "SILO_DATABASE_SERVER_URL", value: "postgres://u:hunter2@h:99999/db", secret: "hunter2"},
 		{name: "missing key", variable: "SILO_ENCRYPTION_KEY", value: ""},

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -29,20 +30,29 @@ type dataPlane struct {
 // feed, and the tenant services, and mounts the services. With role all
 // the directory reads the catalog database; with --role dataplane it asks
 // the control plane's CatalogService at SILO_CONTROL_PLANE_URL.
-//
-// NOTE: --role dataplane still opens the catalog pool, which only /readyz
-// uses now; readiness should come to depend on the control plane instead.
+// A split data plane is ready while its change stream from the control
+// plane is connected.
 func (s *Server) buildDataPlane(store *catalog.Store, box *secret.Box, handlerOpts []connect.HandlerOption, mount func(string, http.Handler)) (*dataPlane, error) {
-	var source tenancy.Directory = tenancy.NewCatalogDirectory(store, box)
+	var source tenancy.Directory
 	var client controlplanev1connect.CatalogServiceClient
 	if s.role == RoleDataPlane {
 		client = tenancy.NewCatalogClient(tenancy.NewCatalogHTTPClient(), s.cfg.ControlPlaneURL, s.cfg.ServiceToken)
 		source = tenancy.NewRemoteDirectory(client, box)
+	} else {
+		source = tenancy.NewCatalogDirectory(store, box)
 	}
 
 	var pools *poolcache.Cache
 	directory := tenancy.NewCachedDirectory(source, s.cfg.ResolveStaleTTL,
 		func(id uuid.UUID) { pools.Evict(id) })
+	if s.ready == nil {
+		s.ready = &readiness{check: func(context.Context) error {
+			if !directory.Live() {
+				return errors.New("change stream from the control plane not connected")
+			}
+			return nil
+		}}
+	}
 	if client != nil {
 		s.feeds = append(s.feeds, tenancy.NewRemoteFeed(client, directory, s.logger))
 	} else {

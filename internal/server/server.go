@@ -120,15 +120,19 @@ func New(ctx context.Context, cfg *config.Config, role Role, logger *slog.Logger
 	}
 	s := &Server{cfg: cfg, role: role, logger: logger}
 
-	poolConfig, err := pgxpool.ParseConfig(cfg.CatalogURL)
-	if err != nil {
-		return nil, fmt.Errorf("parse SILO_CATALOG_URL: %w", err)
-	}
-	poolConfig.MaxConns = catalogPoolSize
-	poolConfig.ConnConfig.RuntimeParams["application_name"] = "silo"
-	s.pool, err = pgxpool.NewWithConfig(ctx, poolConfig)
-	if err != nil {
-		return nil, fmt.Errorf("open catalog pool: %w", err)
+	// A split data plane learns everything from the control plane and
+	// holds no catalog credentials.
+	if role != RoleDataPlane {
+		poolConfig, err := pgxpool.ParseConfig(cfg.CatalogURL)
+		if err != nil {
+			return nil, fmt.Errorf("parse SILO_CATALOG_URL: %w", err)
+		}
+		poolConfig.MaxConns = catalogPoolSize
+		poolConfig.ConnConfig.RuntimeParams["application_name"] = "silo"
+		s.pool, err = pgxpool.NewWithConfig(ctx, poolConfig)
+		if err != nil {
+			return nil, fmt.Errorf("open catalog pool: %w", err)
+		}
 	}
 
 	if err := s.build(ctx, opts); err != nil {
@@ -140,29 +144,31 @@ func New(ctx context.Context, cfg *config.Config, role Role, logger *slog.Logger
 }
 
 func (s *Server) build(ctx context.Context, opts *Options) error {
-	if s.cfg.MigrateOnStart {
-		if err := Migrate(ctx, s.pool, s.logger); err != nil {
+	var store *catalog.Store
+	if s.pool != nil {
+		if s.cfg.MigrateOnStart {
+			if err := Migrate(ctx, s.pool, s.logger); err != nil {
+				return err
+			}
+		}
+		if err := restrictCatalog(ctx, s.pool, s.logger); err != nil {
 			return err
 		}
-	}
-
-	if err := restrictCatalog(ctx, s.pool, s.logger); err != nil {
-		return err
+		store = catalog.New(s.pool)
+		s.ready = &readiness{check: s.catalogReady}
 	}
 
 	box, err := secret.NewBox(s.cfg.Key())
 	if err != nil {
 		return err
 	}
-	store := catalog.New(s.pool)
-	s.ready = &readiness{pool: s.pool}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /readyz", s.ready)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { s.ready.ServeHTTP(w, r) })
 	mux.Handle("GET /metrics", promhttp.Handler())
 	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
@@ -279,6 +285,9 @@ func checkRoleConfig(cfg *config.Config, role Role) error {
 	var errs []error
 	if role != RoleAll && cfg.ServiceToken == "" {
 		errs = append(errs, fmt.Errorf("SILO_SERVICE_TOKEN: required for --role %s; set the same value on the control plane and every data plane", role))
+	}
+	if role != RoleDataPlane && cfg.CatalogURL == "" {
+		errs = append(errs, fmt.Errorf("SILO_CATALOG_URL: required for --role %s, for example postgres://silo:PASSWORD@127.0.0.1:5432/silo", role))
 	}
 	if role == RoleDataPlane && cfg.ControlPlaneURL == "" {
 		errs = append(errs, errors.New("SILO_CONTROL_PLANE_URL: required for --role dataplane; set the control plane's base URL, such as http://silo-control:8080"))
@@ -428,26 +437,37 @@ func (s *Server) close() {
 	if s.servers != nil {
 		s.servers.Close()
 	}
-	s.pool.Close()
+	if s.pool != nil {
+		s.pool.Close()
+	}
 }
 
-// readiness serves /readyz: 200 once the catalog is reachable and
-// migrated, 503 otherwise.
+// readiness serves /readyz: 200 when check passes, 503 with check's
+// message otherwise.
 type readiness struct {
-	pool *pgxpool.Pool
+	check func(ctx context.Context) error
 }
 
 func (r *readiness) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
 	defer cancel()
 
-	ok, err := migrated(ctx, r.pool)
+	if err := r.check(ctx); err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// catalogReady passes once the catalog is reachable and migrated.
+func (s *Server) catalogReady(ctx context.Context) error {
+	ok, err := migrated(ctx, s.pool)
 	switch {
 	case err != nil:
-		http.Error(w, "catalog unreachable", http.StatusServiceUnavailable)
+		return errors.New("catalog unreachable")
 	case !ok:
-		http.Error(w, "catalog not migrated; run silo migrate", http.StatusServiceUnavailable)
-	default:
-		_, _ = w.Write([]byte("ok\n"))
+		return errors.New("catalog not migrated; run silo migrate")
 	}
+
+	return nil
 }

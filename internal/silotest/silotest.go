@@ -238,6 +238,8 @@ func StartSplit(t testing.TB, opts *SplitOptions) *Split {
 	control.Tenants = control.Client(control.Token(t, AdminSubject, true))
 
 	dataConfig := *controlConfig
+	// The data plane reaches the catalog only through the control plane.
+	dataConfig.CatalogURL = ""
 	dataConfig.ControlPlaneURL = control.URL
 	if opts.ControlPlaneURL != nil {
 		dataConfig.ControlPlaneURL = opts.ControlPlaneURL(control.URL)
