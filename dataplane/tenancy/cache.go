@@ -173,11 +173,14 @@ func (c *CachedDirectory) Apply(change Change) {
 	}
 }
 
-// lookup answers from the cache or from fetch, following the rules in the
+// lookup returns the value from the cache or from fetch, following the rules in the
 // type's documentation.
-func lookup[K comparable, V any](c *CachedDirectory, m map[K]entry[V], key K, fetch func() (V, error)) (V, error) {
+//
+// table returns the map to use; it is called with c.mu held, because
+// Connected replaces the maps.
+func lookup[K comparable, V any](c *CachedDirectory, table func() map[K]entry[V], key K, fetch func() (V, error)) (V, error) {
 	c.mu.Lock()
-	cached, ok := m[key]
+	cached, ok := table()[key]
 	live, generation := c.live, c.generation
 	c.mu.Unlock()
 	if ok && live {
@@ -189,7 +192,7 @@ func lookup[K comparable, V any](c *CachedDirectory, m map[K]entry[V], key K, fe
 	case err == nil:
 		c.mu.Lock()
 		if c.generation == generation {
-			m[key] = entry[V]{value: value, fetched: time.Now()}
+			table()[key] = entry[V]{value: value, fetched: time.Now()}
 		}
 		c.mu.Unlock()
 		return value, nil
@@ -205,12 +208,12 @@ func lookup[K comparable, V any](c *CachedDirectory, m map[K]entry[V], key K, fe
 
 // Lookup implements Directory.
 func (c *CachedDirectory) Lookup(ctx context.Context, id uuid.UUID) (Record, error) {
-	return lookup(c, c.records, id, func() (Record, error) { return c.next.Lookup(ctx, id) })
+	return lookup(c, func() map[uuid.UUID]entry[Record] { return c.records }, id, func() (Record, error) { return c.next.Lookup(ctx, id) })
 }
 
 // LookupSlug implements Directory.
 func (c *CachedDirectory) LookupSlug(ctx context.Context, slug string) (Record, error) {
-	id, err := lookup(c, c.slugs, slug, func() (uuid.UUID, error) {
+	id, err := lookup(c, func() map[string]entry[uuid.UUID] { return c.slugs }, slug, func() (uuid.UUID, error) {
 		r, err := c.next.LookupSlug(ctx, slug)
 		return r.ID, err
 	})
@@ -223,14 +226,14 @@ func (c *CachedDirectory) LookupSlug(ctx context.Context, slug string) (Record, 
 
 // Role implements Directory.
 func (c *CachedDirectory) Role(ctx context.Context, tenantID uuid.UUID, userID string) (catalog.Role, error) {
-	return lookup(c, c.roles, membershipKey{tenantID, userID}, func() (catalog.Role, error) {
+	return lookup(c, func() map[membershipKey]entry[catalog.Role] { return c.roles }, membershipKey{tenantID, userID}, func() (catalog.Role, error) {
 		return c.next.Role(ctx, tenantID, userID)
 	})
 }
 
 // ActiveTenant implements Directory.
 func (c *CachedDirectory) ActiveTenant(ctx context.Context, userID string) (uuid.UUID, error) {
-	return lookup(c, c.active, userID, func() (uuid.UUID, error) { return c.next.ActiveTenant(ctx, userID) })
+	return lookup(c, func() map[string]entry[uuid.UUID] { return c.active }, userID, func() (uuid.UUID, error) { return c.next.ActiveTenant(ctx, userID) })
 }
 
 // ConnConfig implements Directory without caching, because the pool cache
