@@ -4,9 +4,13 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,21 +18,24 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"silo.dev/silo/controlplane/catalog"
+	silov1 "silo.dev/silo/gen/silo/v1"
 	"silo.dev/silo/gen/silo/v1/silov1connect"
 	"silo.dev/silo/internal/config"
-	"silo.dev/silo/internal/pgtest"
+	"silo.dev/silo/internal/devstack"
+	"silo.dev/silo/internal/pgcluster"
+	"silo.dev/silo/internal/server"
 	"silo.dev/silo/internal/silotest"
 )
 
 // Settings of the churn benchmark. -short runs a few tenants for a moment
 // to check the code and records nothing.
-//
-// NOTE: the benchmark creates its tenants fresh on every run, through the
-// API, which takes most of its time. A reusable cluster of pre-made tenants
-// would make runs shorter.
 const (
 	churnTenants       = 1000
 	churnShortTenants  = 12
@@ -61,8 +68,12 @@ type churnResult struct {
 	budget                      int
 	maxConns                    int32
 	duration, warmup            time.Duration
-	// setup is how long creating the tenants took.
+	// setup is how long preparing the fixture took: starting its cluster and
+	// server and creating the missing tenants.
 	setup time.Duration
+	// created is how many tenants this run created. Zero means that the run
+	// reused the fixture as it was.
+	created int
 	// databaseSize is the size in bytes of one tenant's database.
 	databaseSize     int64
 	load             loadResult
@@ -102,21 +113,19 @@ func TestBenchmarkChurn(t *testing.T) {
 	}
 	result.budget = result.cacheSize * int(result.maxConns)
 
-	result.tenants = tenantsForFreeSpace(t, result.tenants)
-
-	env := silotest.Start(t, &silotest.Options{Configure: func(cfg *config.Config) {
+	prepared := time.Now()
+	env := startFixture(t, func(cfg *config.Config) {
 		cfg.PoolCacheSize = result.cacheSize
 		cfg.PoolMaxConns = result.maxConns
 		cfg.PoolConnectionBudget = result.budget
-	}})
+	})
 	ctx := t.Context()
-
-	created := time.Now()
-	tenants := createTenants(t, env, "churn", result.tenants)
-	result.setup = time.Since(created)
+	tenants, created := prepareChurnTenants(t, env, result.tenants)
+	result.tenants, result.created = len(tenants), created
+	result.setup = time.Since(prepared)
 	require.NoError(t, env.Catalog.QueryRow(ctx, `SELECT pg_database_size($1)`,
 		catalog.ObjectName(tenants[0].ID)).Scan(&result.databaseSize))
-	t.Logf("created %d tenants in %s", len(tenants), result.setup.Round(time.Millisecond))
+	t.Logf("prepared %d tenants in %s, %d of them created", len(tenants), result.setup.Round(time.Millisecond), created)
 
 	// Zipf ranks map to tenants in a shuffled order, so popularity does not
 	// follow creation order.
@@ -167,24 +176,29 @@ func TestBenchmarkChurn(t *testing.T) {
 	require.LessOrEqual(t, result.peakConnections, result.budget, "tenant connections exceeded the budget")
 }
 
-// diskPerTenant is the free space the churn benchmark reserves per tenant:
-// about twice the size of a new, nearly empty tenant database on
-// PostgreSQL 15. The benchmark records the measured size of one in its
+// diskPerTenant is the free space the churn benchmark reserves per tenant
+// it creates: about twice the size of a new, nearly empty tenant database
+// on PostgreSQL 15. The benchmark records the measured size of one in its
 // section.
 const diskPerTenant = 16 << 20
 
-// tenantsForFreeSpace returns want, or fewer when the file system of the
-// test cluster has less than diskPerTenant free for each of want tenants.
-func tenantsForFreeSpace(t *testing.T, want int) int {
+// tenantsForFreeSpace returns want, or fewer when the file system of dir
+// has less than diskPerTenant free for each of the tenants that are
+// missing: want minus existing.
+func tenantsForFreeSpace(t *testing.T, dir string, existing, want int) int {
 	t.Helper()
 
+	missing := want - existing
+	if missing <= 0 {
+		return want
+	}
 	var stat syscall.Statfs_t
-	require.NoError(t, syscall.Statfs(filepath.Dir(pgtest.Cluster(t).LogPath()), &stat))
+	require.NoError(t, syscall.Statfs(dir, &stat))
 	free := int64(stat.Bavail) * stat.Bsize
 	fit := int(free / diskPerTenant)
-	if fit < want {
-		t.Logf("%d MiB free on the test cluster's file system: %d tenants instead of %d", free>>20, fit, want)
-		return fit
+	if fit < missing {
+		t.Logf("%d MiB free on the fixture's file system: %d tenants instead of %d", free>>20, existing+fit, want)
+		return existing + fit
 	}
 
 	return want
@@ -293,12 +307,19 @@ func renderChurn(r churnResult, settings benchSettings, host machine, at time.Ti
 	line("")
 	line("### What is measured")
 	line("")
-	line("- %d tenants, each with one ticket, and a pool cache of %d tenants. The tenants are created fresh on", r.tenants, r.cacheSize)
-	line("  every run through the API, %d at a time, before the clock starts, which took %s in this run.", createConcurrency, r.setup.Round(time.Second))
-	line("  The benchmark creates fewer than %d when the test cluster's file system has less than %d MiB free", churnTenants, diskPerTenant>>20)
-	line("  per tenant; one tenant's database took %.1f MiB in this run.", float64(r.databaseSize)/(1<<20))
+	line("- %d tenants, each with one ticket, and a pool cache of %d tenants. The tenants are a fixture that", r.tenants, r.cacheSize)
+	line("  later runs reuse: a PostgreSQL cluster in `.bench/postgres` at the repository root, which git ignores.")
+	line("  A run creates only the tenants that are missing, through the API, %d at a time, before the clock", createConcurrency)
+	if r.created == 0 {
+		line("  starts. This run reused the fixture as it was, and preparing it took %s.", r.setup.Round(100*time.Millisecond))
+	} else {
+		line("  starts. This run built the fixture: it created %d tenants, and preparing it took %s.", r.created, r.setup.Round(100*time.Millisecond))
+	}
+	line("  Preparing covers starting the cluster and the server and checking each tenant's membership and")
+	line("  ticket. The benchmark uses fewer than %d tenants when the fixture's file system has less than", churnTenants)
+	line("  %d MiB free per missing tenant. One tenant's database took %.1f MiB in this run.", diskPerTenant>>20, float64(r.databaseSize)/(1<<20))
 	line("  There is no baseline: the benchmark checks the cache's behaviour under churn, not an overhead.")
-	line("- %d workers send `GetTicket` through the whole stack of a `silotest.Start` server over loopback HTTP,", r.workers)
+	line("- %d workers send `GetTicket` through the whole stack of a silo server with role all over loopback HTTP,", r.workers)
 	line("  one request at a time each. Each request picks its tenant from a Zipf distribution (`math/rand/v2`")
 	line("  `NewZipf` with s=%.1f, v=%d over the tenants in a fixed shuffled order), so a few tenants take most", churnZipfS, churnZipfV)
 	line("  requests and the long tail forces opens and evictions.")
@@ -313,9 +334,12 @@ func renderChurn(r churnResult, settings benchSettings, host machine, at time.Ti
 	line("### Settings")
 	line("")
 	line("- silo: pool cache of %d tenants (`PoolCacheSize`), at most %d connections per tenant pool (`PoolMaxConns`),", r.cacheSize, r.maxConns)
-	line("  connection budget %d (`PoolConnectionBudget`), the silotest configuration otherwise.", r.budget)
+	line("  connection budget %d (`PoolConnectionBudget`), the silotest configuration otherwise, with the", r.budget)
+	line("  fixture's encryption key.")
 	line("")
-	writeMachine(&b, host, settings)
+	var machineSection strings.Builder
+	writeMachine(&machineSection, host, settings)
+	b.WriteString(strings.Replace(machineSection.String(), fixtureClusterReplaced, fixtureClusterDescription, 1))
 	line("### Results")
 	line("")
 	line("| requests | requests/s | p50 | p99 | errors | tenants requested | pool opens | evictions | hit rate | peak tenant connections |")
@@ -331,4 +355,324 @@ func renderChurn(r churnResult, settings benchSettings, host machine, at time.Ti
 		r.load.errors, verdict(r.load.errors == 0), r.peakConnections, r.budget, verdict(r.peakConnections <= r.budget))
 
 	return b.String()
+}
+
+// fixtureDir is the folder at the repository root, ignored by git, that
+// keeps the churn benchmark's cluster, its superuser password and silo's
+// encryption key between runs. Tests run in the package folder.
+const fixtureDir = "../.bench"
+
+// fixturePasswordFile and fixtureKeyFile are the files in fixtureDir that
+// keep the cluster's superuser password and SILO_ENCRYPTION_KEY. The key
+// decrypts the tenant passwords in the catalog, so it must outlive a run.
+const (
+	fixturePasswordFile = "postgres-password"
+	fixtureKeyFile      = "encryption-key"
+)
+
+// fixtureCatalog is the catalog database in the fixture's cluster.
+const fixtureCatalog = "silo"
+
+// fixtureStopTimeout bounds the stop of the fixture's cluster after the
+// test.
+const fixtureStopTimeout = time.Minute
+
+// fixtureClusterReplaced and fixtureClusterDescription swap the cluster
+// that writeMachine names for the fixture's cluster in the churn section.
+const (
+	fixtureClusterReplaced    = "the throwaway test cluster of `pgtest` on 127.0.0.1"
+	fixtureClusterDescription = "the fixture cluster in `.bench/postgres` on 127.0.0.1, with the `pgtest` cluster's fsync settings"
+)
+
+// startFixture starts the fixture's cluster in fixtureDir, creating it on
+// first use, and a silo server with role all on its catalog, migrated on
+// start. configure changes the configuration before the server starts.
+// The server and then the cluster stop when the test ends, and fixtureDir
+// stays on disk.
+//
+// The cluster runs with pgcluster's Fast settings like the pgtest cluster,
+// so a crash of the machine can corrupt it: delete fixtureDir to rebuild
+// it. Unlike the pgtest cluster it does not log statements or connections,
+// because its log outlives the run and would grow with every run.
+func startFixture(t *testing.T, configure func(*config.Config)) *silotest.Env {
+	t.Helper()
+
+	ctx := t.Context()
+	stack, err := devstack.Open(fixtureDir)
+	require.NoError(t, err)
+	password, err := stack.Key(fixturePasswordFile)
+	require.NoError(t, err)
+	key, err := stack.Key(fixtureKeyFile)
+	require.NoError(t, err)
+
+	cluster, err := pgcluster.Open(pgcluster.Options{Dir: filepath.Join(fixtureDir, "postgres"), Password: password, Fast: true})
+	require.NoError(t, err)
+	require.NoError(t, cluster.Init(ctx))
+	require.NoError(t, cluster.Start(ctx))
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), fixtureStopTimeout)
+		defer cancel()
+		require.NoError(t, cluster.Stop(stopCtx))
+	})
+	require.NoError(t, ensureDatabase(ctx, cluster.URL("postgres"), fixtureCatalog))
+	catalogURL := cluster.URL(fixtureCatalog)
+
+	cfg := silotest.Config(t, catalogURL)
+	cfg.EncryptionKey = key
+	cfg.MigrateOnStart = true
+	configure(cfg)
+	require.NoError(t, cfg.Validate())
+
+	logs := &silotest.Buffer{}
+	logger := server.NewLogger(logs, cfg)
+	jobOpts := silotest.JobOptions(logger)
+	srv, err := server.New(ctx, cfg, server.RoleAll, logger, &server.Options{Jobs: &jobOpts, PollInterval: 10 * time.Millisecond})
+	require.NoError(t, err)
+
+	var lc net.ListenConfig
+	listener, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	serveCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(serveCtx, listener) }()
+	t.Cleanup(func() {
+		stopServer()
+		require.NoError(t, <-done)
+	})
+
+	pool, err := pgxpool.New(ctx, catalogURL)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+
+	env := &silotest.Env{
+		URL:        "http://" + listener.Addr().String(),
+		CatalogURL: catalogURL,
+		Catalog:    pool,
+		Config:     cfg,
+		Server:     srv,
+		Logs:       logs,
+	}
+	env.Tenants = env.Client(env.Token(t, silotest.AdminSubject, true))
+
+	return env
+}
+
+// ensureDatabase creates database name in the cluster at url unless it
+// exists.
+func ensureDatabase(ctx context.Context, url, name string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("connect to the fixture cluster: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("look up database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+
+	return nil
+}
+
+// churnSlug returns the slug of the fixture's tenant i.
+func churnSlug(i int) string {
+	return fmt.Sprintf("churn-%04d", i)
+}
+
+// prepareChurnTenants returns want fixture tenants, or fewer when the disk
+// has no room for the missing ones, sorted by slug. It creates the missing
+// tenants through the API, createConcurrency at a time, and makes sure
+// that benchUser is a member of every existing one and that each has a
+// ticket. It also returns how many tenants it created. The tenants stay
+// after the test.
+func prepareChurnTenants(t *testing.T, env *silotest.Env, want int) ([]benchTenant, int) {
+	t.Helper()
+
+	ctx := t.Context()
+	slugs := make([]string, want)
+	for i := range slugs {
+		slugs[i] = churnSlug(i)
+	}
+	existing, err := listChurnTenants(ctx, env, slugs)
+	require.NoError(t, err)
+
+	var missing []string
+	for _, slug := range slugs {
+		if _, ok := existing[slug]; !ok {
+			missing = append(missing, slug)
+		}
+	}
+	usable := tenantsForFreeSpace(t, fixtureDir, len(existing), want)
+	missing = missing[:usable-len(existing)]
+
+	tenants := make([]benchTenant, 0, usable)
+	members, err := listMembers(ctx, env)
+	require.NoError(t, err)
+	ready, err := forEachConcurrently(ctx, sortedValues(existing), func(ctx context.Context, tenant benchTenant) (benchTenant, error) {
+		return completeTenant(ctx, env, tenant, members[tenant.ID])
+	})
+	require.NoError(t, err)
+	tenants = append(tenants, ready...)
+
+	created, err := forEachConcurrently(ctx, missing, func(ctx context.Context, slug string) (benchTenant, error) {
+		return createTenant(ctx, env, slug)
+	})
+	require.NoError(t, err)
+	tenants = append(tenants, created...)
+	slices.SortFunc(tenants, func(a, b benchTenant) int { return strings.Compare(a.Slug, b.Slug) })
+	require.NotEmpty(t, tenants, "no room on disk for a single fixture tenant")
+
+	return tenants, len(created)
+}
+
+// listChurnTenants returns the active tenants among slugs, keyed by slug. It
+// fails when one of the slugs belongs to a tenant in another status, for
+// instance one left half-made by an interrupted run, because CreateTenant
+// cannot take its slug.
+func listChurnTenants(ctx context.Context, env *silotest.Env, slugs []string) (map[string]benchTenant, error) {
+	rows, err := env.Catalog.Query(ctx, `SELECT id, slug, status FROM tenants WHERE status <> 'deleted' AND slug = ANY($1)`, slugs)
+	if err != nil {
+		return nil, fmt.Errorf("list fixture tenants: %w", err)
+	}
+	defer rows.Close()
+
+	tenants := make(map[string]benchTenant, len(slugs))
+	for rows.Next() {
+		var tenant benchTenant
+		var status string
+		if err := rows.Scan(&tenant.ID, &tenant.Slug, &status); err != nil {
+			return nil, fmt.Errorf("list fixture tenants: %w", err)
+		}
+		if status != string(catalog.StatusActive) {
+			return nil, fmt.Errorf("fixture tenant %s is %s, not active: delete .bench at the repository root to rebuild the fixture", tenant.Slug, status)
+		}
+		tenants[tenant.Slug] = tenant
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list fixture tenants: %w", err)
+	}
+
+	return tenants, nil
+}
+
+// listMembers returns the ids of the tenants that benchUser is a member
+// of.
+func listMembers(ctx context.Context, env *silotest.Env) (map[uuid.UUID]bool, error) {
+	rows, err := env.Catalog.Query(ctx, `SELECT tenant_id FROM tenant_users WHERE user_id = $1`, benchUser)
+	if err != nil {
+		return nil, fmt.Errorf("list memberships of %s: %w", benchUser, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("list memberships of %s: %w", benchUser, err)
+	}
+
+	members := make(map[uuid.UUID]bool, len(ids))
+	for _, id := range ids {
+		members[id] = true
+	}
+
+	return members, nil
+}
+
+// completeTenant makes benchUser a member of an existing tenant unless
+// member is set, and returns the tenant with its first ticket, which it
+// inserts when the tenant has none.
+func completeTenant(ctx context.Context, env *silotest.Env, tenant benchTenant, member bool) (benchTenant, error) {
+	if !member {
+		_, err := env.Tenants.AddTenantUser(ctx, connect.NewRequest(&silov1.AddTenantUserRequest{
+			TenantId: tenant.ID.String(),
+			UserId:   benchUser,
+			Role:     silov1.TenantRole_TENANT_ROLE_MEMBER,
+		}))
+		if err != nil && connect.CodeOf(err) != connect.CodeAlreadyExists {
+			return benchTenant{}, fmt.Errorf("add %s to tenant %s: %w", benchUser, tenant.Slug, err)
+		}
+	}
+
+	ticketID, err := ensureTicket(ctx, env, catalog.ObjectName(tenant.ID))
+	if err != nil {
+		return benchTenant{}, fmt.Errorf("ensure a ticket in tenant %s: %w", tenant.Slug, err)
+	}
+	tenant.TicketID = ticketID
+
+	return tenant, nil
+}
+
+// ensureTicket returns the id of the oldest ticket in database, inserted
+// by insertTicket when there is none, and connects as the superuser like
+// insertTicket.
+func ensureTicket(ctx context.Context, env *silotest.Env, database string) (uuid.UUID, error) {
+	config, err := pgx.ParseConfig(env.CatalogURL)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("parse catalog URL: %w", err)
+	}
+	config.Database = database
+	conn, err := pgx.ConnectConfig(ctx, config)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("connect to %s as superuser: %w", database, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	var id uuid.UUID
+	err = conn.QueryRow(ctx, `SELECT id FROM tickets ORDER BY created_at, id LIMIT 1`).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return insertTicket(ctx, env, database)
+	}
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("look up a ticket: %w", err)
+	}
+
+	return id, nil
+}
+
+// sortedValues returns the tenants of bySlug sorted by slug.
+func sortedValues(bySlug map[string]benchTenant) []benchTenant {
+	tenants := make([]benchTenant, 0, len(bySlug))
+	for _, slug := range slices.Sorted(maps.Keys(bySlug)) {
+		tenants = append(tenants, bySlug[slug])
+	}
+
+	return tenants
+}
+
+// forEachConcurrently calls do on each of inputs, createConcurrency at a
+// time, and returns the outputs in the order of inputs. It stops handing
+// out inputs after the first error and returns that error.
+func forEachConcurrently[In, Out any](ctx context.Context, inputs []In, do func(context.Context, In) (Out, error)) ([]Out, error) {
+	outputs := make([]Out, len(inputs))
+	var next atomic.Int64
+	var failed atomic.Bool
+	errs := make([]error, createConcurrency)
+	var wg sync.WaitGroup
+	for w := range createConcurrency {
+		wg.Go(func() {
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= len(inputs) {
+					return
+				}
+				output, err := do(ctx, inputs[i])
+				if err != nil {
+					errs[w] = err
+					failed.Store(true)
+					return
+				}
+				outputs[i] = output
+			}
+		})
+	}
+	wg.Wait()
+
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	return outputs, nil
 }
