@@ -103,3 +103,26 @@ func (s *Store) PlaceTenant(ctx context.Context) (Server, error) {
 
 	return server, nil
 }
+
+// GetPlacement returns a tenant, purged ones included, with the database
+// server that holds it, in one round trip.
+func (s *Store) GetPlacement(ctx context.Context, tenantID uuid.UUID) (Tenant, Server, error) {
+	var server Server
+	var t Tenant
+	err := s.pool.QueryRow(ctx, `
+		SELECT `+prefixedTenantColumns+`, s.id, s.name, s.admin_url_encrypted, s.capacity, s.status
+		FROM tenants t JOIN database_servers s ON s.id = t.database_server_id
+		WHERE t.id = $1`, tenantID).
+		Scan(&t.ID, &t.Name, &t.Slug, &t.Config, &t.Status, &t.ServerID, &t.DatabaseName,
+			&t.RoleName, &t.RolePasswordEncrypted, &t.SchemaVersion, &t.LastError,
+			&t.CreatedAt, &t.UpdatedAt, &t.DeletedAt, &t.PurgeAfter,
+			&server.ID, &server.Name, &server.AdminURLEncrypted, &server.Capacity, &server.Status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Tenant{}, Server{}, ErrNotFound
+	}
+	if err != nil {
+		return Tenant{}, Server{}, fmt.Errorf("select placement of tenant %s: %w", tenantID, err)
+	}
+
+	return t, server, nil
+}

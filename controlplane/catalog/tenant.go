@@ -61,6 +61,12 @@ const tenantColumns = `id, name, slug, config, status, database_server_id, datab
 	role_name, role_password_encrypted, schema_version, coalesce(last_error, ''),
 	created_at, updated_at, deleted_at, purge_after`
 
+// prefixedTenantColumns is tenantColumns for a query that calls the
+// tenants table t.
+const prefixedTenantColumns = `t.id, t.name, t.slug, t.config, t.status, t.database_server_id, t.database_name,
+	t.role_name, t.role_password_encrypted, t.schema_version, coalesce(t.last_error, ''),
+	t.created_at, t.updated_at, t.deleted_at, t.purge_after`
+
 func scanTenant(row pgx.Row) (Tenant, error) {
 	var t Tenant
 	err := row.Scan(&t.ID, &t.Name, &t.Slug, &t.Config, &t.Status, &t.ServerID, &t.DatabaseName,

@@ -97,13 +97,9 @@ func (d *CatalogDirectory) ActiveTenant(ctx context.Context, userID string) (uui
 // ConnConfig implements Directory: the server's host, port and TLS settings
 // from its administrator URL, with the tenant's role and password.
 func (d *CatalogDirectory) ConnConfig(ctx context.Context, tenantID uuid.UUID) (*pgx.ConnConfig, error) {
-	t, err := d.store.GetTenant(ctx, tenantID)
+	t, server, err := d.store.GetPlacement(ctx, tenantID)
 	if err != nil {
-		return nil, fmt.Errorf("load tenant %s: %w", tenantID, err)
-	}
-	server, err := d.store.GetServer(ctx, t.ServerID)
-	if err != nil {
-		return nil, fmt.Errorf("load database server of tenant %s: %w", tenantID, err)
+		return nil, fmt.Errorf("load placement of tenant %s: %w", tenantID, err)
 	}
 
 	adminURL, err := d.box.Open(server.AdminURLEncrypted, server.ID[:])
