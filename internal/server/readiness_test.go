@@ -21,12 +21,12 @@ func TestReadyOnlyWhenMigrated(t *testing.T) {
 	t.Parallel()
 	cfg := silotest.Config(t, pgtest.NewDatabase(t, ""))
 	cfg.MigrateOnStart = false
-	srv, err := server.New(t.Context(), cfg, server.RoleControlPlane, slog.New(slog.DiscardHandler), nil)
+	_, err := server.New(t.Context(), cfg, server.RoleControlPlane, slog.New(slog.DiscardHandler), nil)
 	require.Error(t, err, "a control plane cannot start on a catalog without its tables")
 
 	require.NoError(t, server.MigrateURL(t.Context(), cfg.CatalogURL, slog.New(slog.DiscardHandler)))
 	cfg.ServiceToken = strings.Repeat("t", config.MinServiceTokenLength)
-	srv, err = server.New(t.Context(), cfg, server.RoleControlPlane, slog.New(slog.DiscardHandler), nil)
+	srv, err := server.New(t.Context(), cfg, server.RoleControlPlane, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
 	base := serveOnLoopback(t, srv)
 
