@@ -3,6 +3,7 @@ package catalogapi
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
@@ -14,6 +15,14 @@ import (
 // KindSync is the WatchChanges message kind that tells a client the
 // stream is listening: from that message on, the client misses no change.
 const KindSync = "sync"
+
+// KindHeartbeat is the kind of the message WatchChanges sends after
+// HeartbeatInterval without a change, so that clients can tell a silent
+// stream from a dead connection.
+const KindHeartbeat = "heartbeat"
+
+// HeartbeatInterval is the longest a WatchChanges stream stays silent.
+const HeartbeatInterval = 10 * time.Second
 
 // Errors that end a subscription. Both make the client reconnect and drop
 // its cache once the new stream sends its sync message.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
@@ -131,19 +132,25 @@ func (s *Service) GetConnection(ctx context.Context, req *connect.Request[contro
 func (s *Service) WatchChanges(ctx context.Context, _ *connect.Request[controlplanev1.WatchChangesRequest], stream *connect.ServerStream[controlplanev1.WatchChangesResponse]) error {
 	sub, unsubscribe := s.hub.subscribe()
 	defer unsubscribe()
+	heartbeat := time.NewTicker(HeartbeatInterval)
+	defer heartbeat.Stop()
 
 	for {
+		var m *controlplanev1.WatchChangesResponse
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-sub.ended:
 			s.logger.WarnContext(ctx, "catalog change stream ended by the control plane", "error", sub.err)
 			return sub.err
-		case m := <-sub.messages:
-			if err := stream.Send(m); err != nil {
-				return fmt.Errorf("send catalog change: %w", err)
-			}
+		case m = <-sub.messages:
+		case <-heartbeat.C:
+			m = &controlplanev1.WatchChangesResponse{Kind: KindHeartbeat}
 		}
+		if err := stream.Send(m); err != nil {
+			return fmt.Errorf("send catalog change: %w", err)
+		}
+		heartbeat.Reset(HeartbeatInterval)
 	}
 }
 

@@ -18,24 +18,31 @@ import (
 // listening; see CatalogService.WatchChanges.
 const changeKindSync = "sync"
 
+// changeKindHeartbeat is the message the control plane sends on a stream
+// that has been silent for its heartbeat interval (10 seconds).
+const changeKindHeartbeat = "heartbeat"
+
+// silenceTimeout is how long the stream may stay silent, three heartbeat
+// intervals, before the feed treats the connection as dead and reconnects.
+const silenceTimeout = 30 * time.Second
+
 // RemoteFeed passes the control plane's WatchChanges stream to a Listener,
 // as Feed does with the catalog's NOTIFY channel. It calls Connected on
 // every sync message, Disconnected whenever the stream ends, and
-// reconnects by itself with backoff.
-//
-// NOTE: a connection that goes silent without being closed is noticed
-// only when the operating system gives up on it, because the stream has
-// no heartbeat. Until then the listener stays connected and may miss
-// changes.
+// reconnects by itself with backoff, also when the stream stays silent
+// for silenceTimeout, because the control plane sends heartbeats.
 type RemoteFeed struct {
 	client   controlplanev1connect.CatalogServiceClient
 	listener Listener
 	logger   *slog.Logger
+	// silence is how long a stream may stay silent; silenceTimeout unless
+	// a test sets it.
+	silence time.Duration
 }
 
 // NewRemoteFeed returns a feed that reads changes through client.
 func NewRemoteFeed(client controlplanev1connect.CatalogServiceClient, listener Listener, logger *slog.Logger) *RemoteFeed {
-	return &RemoteFeed{client: client, listener: listener, logger: logger}
+	return &RemoteFeed{client: client, listener: listener, logger: logger, silence: silenceTimeout}
 }
 
 // Run follows the stream until ctx ends.
@@ -61,6 +68,14 @@ func (f *RemoteFeed) Run(ctx context.Context) {
 }
 
 func (f *RemoteFeed) watch(ctx context.Context, connected func()) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// The watchdog ends a stream that stays silent past silenceTimeout: a
+	// connection that died without closing would otherwise go unnoticed
+	// until TCP gives up, while changes are missed.
+	watchdog := time.AfterFunc(f.silence, func() { cancel(errSilentStream) })
+	defer watchdog.Stop()
+
 	stream, err := f.client.WatchChanges(ctx, connect.NewRequest(&controlplanev1.WatchChangesRequest{}))
 	if err != nil {
 		return fmt.Errorf("open control plane change stream: %w", err)
@@ -69,7 +84,11 @@ func (f *RemoteFeed) watch(ctx context.Context, connected func()) error {
 
 	synced := false
 	for stream.Receive() {
+		watchdog.Reset(f.silence)
 		msg := stream.Msg()
+		if msg.GetKind() == changeKindHeartbeat {
+			continue
+		}
 		if msg.GetKind() == changeKindSync {
 			f.listener.Connected()
 			if !synced {
@@ -92,12 +111,19 @@ func (f *RemoteFeed) watch(ctx context.Context, connected func()) error {
 		}
 		f.listener.Apply(change)
 	}
+	if errors.Is(context.Cause(ctx), errSilentStream) {
+		return errSilentStream
+	}
 	if err := stream.Err(); err != nil {
 		return fmt.Errorf("receive catalog change: %w", err)
 	}
 
 	return errors.New("control plane ended the change stream")
 }
+
+// errSilentStream ends a change stream that carried no message, not even a
+// heartbeat, for silenceTimeout.
+var errSilentStream = errors.New("control plane change stream silent; reconnecting")
 
 func changeFrom(msg *controlplanev1.WatchChangesResponse) (Change, error) {
 	change := Change{Kind: ChangeKind(msg.GetKind()), UserID: msg.GetUserId(), Evict: msg.GetEvict()}

@@ -529,8 +529,8 @@ func (*WatchChangesRequest) Descriptor() ([]byte, []int) {
 type WatchChangesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// sync (the stream is listening; the first message), tenant (a tenant
-	// row changed), member (a membership changed) or active (a user's active
-	// tenant changed).
+	// row changed), member (a membership changed), active (a user's active
+	// tenant changed) or heartbeat (no change; the stream is alive).
 	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Set for tenant and member changes.
 	TenantId string `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`

@@ -73,7 +73,9 @@ type CatalogServiceClient interface {
 	// is sent once the control plane listens for changes: a client that
 	// drops its cache on "sync" has missed no change since. The server ends
 	// a stream whose client reads too slowly with ResourceExhausted, and the
-	// client must then reconnect and resynchronize.
+	// client must then reconnect and resynchronize. A "heartbeat" message
+	// follows every 10 seconds without a change, so a client that hears
+	// nothing for much longer knows the connection is dead.
 	WatchChanges(context.Context, *connect.Request[v1.WatchChangesRequest]) (*connect.ServerStreamForClient[v1.WatchChangesResponse], error)
 }
 
@@ -182,7 +184,9 @@ type CatalogServiceHandler interface {
 	// is sent once the control plane listens for changes: a client that
 	// drops its cache on "sync" has missed no change since. The server ends
 	// a stream whose client reads too slowly with ResourceExhausted, and the
-	// client must then reconnect and resynchronize.
+	// client must then reconnect and resynchronize. A "heartbeat" message
+	// follows every 10 seconds without a change, so a client that hears
+	// nothing for much longer knows the connection is dead.
 	WatchChanges(context.Context, *connect.Request[v1.WatchChangesRequest], *connect.ServerStream[v1.WatchChangesResponse]) error
 }
 
