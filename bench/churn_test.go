@@ -414,7 +414,7 @@ func startFixture(t *testing.T, configure func(*config.Config)) *silotest.Env {
 		defer cancel()
 		require.NoError(t, cluster.Stop(stopCtx))
 	})
-	require.NoError(t, ensureDatabase(ctx, cluster.URL("postgres"), fixtureCatalog))
+	require.NoError(t, cluster.EnsureDatabase(ctx, fixtureCatalog))
 	catalogURL := cluster.URL(fixtureCatalog)
 
 	cfg := silotest.Config(t, catalogURL)
@@ -455,29 +455,6 @@ func startFixture(t *testing.T, configure func(*config.Config)) *silotest.Env {
 	env.Tenants = env.Client(env.Token(t, silotest.AdminSubject, true))
 
 	return env
-}
-
-// ensureDatabase creates database name in the cluster at url unless it
-// exists.
-func ensureDatabase(ctx context.Context, url, name string) error {
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return fmt.Errorf("connect to the fixture cluster: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return fmt.Errorf("look up database %s: %w", name, err)
-	}
-	if exists {
-		return nil
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
-	}
-
-	return nil
 }
 
 // churnSlug returns the slug of the fixture's tenant i.

@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"silo.dev/silo/internal/pgcluster"
 	"silo.dev/silo/internal/secret"
 )
@@ -61,7 +59,7 @@ func (s *Stack) StartCluster(ctx context.Context) (string, error) {
 	if err := s.cluster.Start(ctx); err != nil {
 		return "", err
 	}
-	if err := createDatabase(ctx, s.cluster.URL("postgres"), catalogDatabase); err != nil {
+	if err := s.cluster.EnsureDatabase(ctx, catalogDatabase); err != nil {
 		return "", err
 	}
 
@@ -136,25 +134,4 @@ func (s *Stack) readOrCreate(name string, generate func() (string, error)) (stri
 	}
 
 	return value, nil
-}
-
-func createDatabase(ctx context.Context, url, name string) error {
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return fmt.Errorf("connect to local cluster: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return fmt.Errorf("look up database %s: %w", name, err)
-	}
-	if exists {
-		return nil
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
-	}
-
-	return nil
 }

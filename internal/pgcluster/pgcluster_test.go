@@ -401,3 +401,16 @@ func TestInitErrorNamesCommand(t *testing.T) {
 	require.ErrorContains(t, err, "is not empty")
 	require.NotContains(t, err.Error(), password)
 }
+
+func TestEnsureDatabaseTwice(t *testing.T) {
+	t.Parallel()
+	cluster := startCluster(t, Options{Dir: newTestDir(t), Password: "pw-" + rand.Text(), Fast: true})
+
+	require.NoError(t, cluster.EnsureDatabase(t.Context(), "app"))
+	require.NoError(t, cluster.EnsureDatabase(t.Context(), "app"), "an existing database is kept")
+
+	conn := connect(t, cluster.URL("app"))
+	var name string
+	require.NoError(t, conn.QueryRow(t.Context(), "SELECT current_database()").Scan(&name))
+	require.Equal(t, "app", name)
+}
