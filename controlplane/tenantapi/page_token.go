@@ -8,12 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"silo.dev/silo/controlplane/catalog"
-)
-
-// Page sizes of ListTenants.
-const (
-	defaultPageSize = 50
-	maxPageSize     = 1000
+	"silo.dev/silo/internal/page"
 )
 
 // pageToken is the keyset position encoded in next_page_token, with the
@@ -51,18 +46,15 @@ func decodePageToken(token string, status catalog.Status) (*catalog.Cursor, erro
 	return &catalog.Cursor{CreatedAt: decoded.CreatedAt, ID: decoded.ID}, nil
 }
 
-// pageSize returns the page size a request asks for.
+// pageSize returns the page size for a request's page_size field, as
+// page.Size decides it.
 func pageSize(requested int32) (int, error) {
-	switch {
-	case requested < 0:
-		return 0, invalid("page_size: must not be negative, got %d", requested)
-	case requested == 0:
-		return defaultPageSize, nil
-	case requested > maxPageSize:
-		return maxPageSize, nil
+	size, err := page.Size(requested)
+	if err != nil {
+		return 0, invalid("page_size: %v", err)
 	}
 
-	return int(requested), nil
+	return size, nil
 }
 
 // encodeStringToken wraps a plain keyset position (a user id, an event id)

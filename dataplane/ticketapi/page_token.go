@@ -8,12 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-)
 
-// Page sizes of ListTickets and ListWorkflows.
-const (
-	defaultPageSize = 50
-	maxPageSize     = 1000
+	"silo.dev/silo/internal/page"
 )
 
 // Kinds of list a page token belongs to.
@@ -72,19 +68,15 @@ func decodePageToken(token, list, status string) (*cursor, error) {
 	return &cursor{CreatedAt: decoded.CreatedAt, ID: decoded.ID}, nil
 }
 
-// pageSize returns the page size for the requested one: the default for 0
-// and at most maxPageSize.
+// pageSize returns the page size for a request's page_size field, as
+// page.Size decides it.
 func pageSize(requested int32) (int, error) {
-	switch {
-	case requested < 0:
-		return 0, invalid("page_size: must not be negative, got %d", requested)
-	case requested == 0:
-		return defaultPageSize, nil
-	case requested > maxPageSize:
-		return maxPageSize, nil
+	size, err := page.Size(requested)
+	if err != nil {
+		return 0, invalid("page_size: %v", err)
 	}
 
-	return int(requested), nil
+	return size, nil
 }
 
 // filter is one equality condition of a list query.
