@@ -99,6 +99,12 @@ type caller struct {
 	// Role is the caller's role in the request's tenant; empty when the
 	// procedure is not about one tenant or the caller is not a member.
 	Role catalog.Role
+	// tenantRef is the request's tenant as the request names it, and
+	// tenantID its id as authorization resolved it; uuid.Nil when the
+	// tenant was not found. Handlers reuse the id instead of resolving the
+	// slug again.
+	tenantRef string
+	tenantID  uuid.UUID
 }
 
 func callerFrom(ctx context.Context) caller {
@@ -163,11 +169,11 @@ func (s *Service) authorize(ctx context.Context, procedure string, msg any) (cal
 		return caller{}, connect.NewError(connect.CodePermissionDenied, errors.New("only platform administrators may call this procedure"))
 	}
 
-	role, err := s.membershipRole(ctx, tenantRef, principal.Subject)
+	id, role, err := s.membershipRole(ctx, tenantRef, principal.Subject)
 	if err != nil {
 		return caller{}, err
 	}
-	c.Role = role
+	c.Role, c.tenantRef, c.tenantID = role, tenantRef, id
 	switch {
 	case principal.Admin && r.platformAdmin:
 		return c, nil
@@ -185,27 +191,28 @@ func (s *Service) authorize(ctx context.Context, procedure string, msg any) (cal
 		fmt.Errorf("your role in tenant %q is %s, which may not call this procedure", tenantRef, role))
 }
 
-// membershipRole returns the user's role in the tenant named by ref (a UUID
-// or a slug), or "" when the tenant does not exist or the user is not a
-// member. A malformed ref is InvalidArgument.
-func (s *Service) membershipRole(ctx context.Context, ref, userID string) (catalog.Role, error) {
+// membershipRole returns the id of the tenant named by ref (a UUID or a
+// slug) and the user's role in it. The id is uuid.Nil when no tenant has
+// that slug, and the role is "" when the tenant does not exist or the user
+// is not a member. A malformed ref is InvalidArgument.
+func (s *Service) membershipRole(ctx context.Context, ref, userID string) (uuid.UUID, catalog.Role, error) {
 	id, err := s.resolveTenantID(ctx, ref)
 	if errors.Is(err, catalog.ErrNotFound) {
-		return "", nil
+		return uuid.Nil, "", nil
 	}
 	if err != nil {
-		return "", err
+		return uuid.Nil, "", err
 	}
 
 	role, err := s.store.GetMembership(ctx, id, userID)
 	if errors.Is(err, catalog.ErrNotFound) {
-		return "", nil
+		return id, "", nil
 	}
 	if err != nil {
-		return "", s.toConnectError(ctx, "authorize", err)
+		return uuid.Nil, "", s.toConnectError(ctx, "authorize", err)
 	}
 
-	return role, nil
+	return id, role, nil
 }
 
 // resolveTenantID returns the id of the tenant named by ref, a UUID or a

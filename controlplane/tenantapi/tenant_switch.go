@@ -135,6 +135,9 @@ func (s *Service) tenantIDParam(ctx context.Context, field, ref string) (uuid.UU
 	if ref == "" {
 		return uuid.Nil, invalid("%s: required", field)
 	}
+	if c := callerFrom(ctx); c.tenantRef == ref && c.tenantID != uuid.Nil {
+		return c.tenantID, nil
+	}
 	id, err := s.resolveTenantID(ctx, ref)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return uuid.Nil, notFound(ref)
