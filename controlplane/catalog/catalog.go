@@ -30,7 +30,7 @@ var (
 // requested change.
 type StatusError struct {
 	Status Status
-	// Change is what was refused, such as "suspend".
+	// Change is the rejected change, such as "suspend".
 	Change string
 }
 

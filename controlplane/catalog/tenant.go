@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Status is where a tenant is in its lifecycle.
+// Status is a tenant's lifecycle stage.
 type Status string
 
 // Tenant statuses, as stored in tenants.status.

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Role is what a user may do in a tenant.
+// Role is a user's permission level in a tenant.
 type Role string
 
 // Tenant roles, as stored in tenant_users.role.
@@ -97,8 +97,8 @@ func (s *Store) AddTenantUser(ctx context.Context, tenantID uuid.UUID, userID st
 }
 
 // UpdateTenantUser changes a member's role. check runs with the member's
-// current role before anything changes, so the caller can refuse the
-// change; demoting the last owner gives ErrLastOwner.
+// current role before anything changes, so the caller can reject the
+// change. Demoting the last owner gives ErrLastOwner.
 func (s *Store) UpdateTenantUser(ctx context.Context, tenantID uuid.UUID, userID string, role Role, actor string,
 	check func(current Role) error,
 ) (TenantUser, error) {
@@ -139,7 +139,7 @@ func (s *Store) UpdateTenantUser(ctx context.Context, tenantID uuid.UUID, userID
 
 // RemoveTenantUser ends a membership and clears the tenant as the user's
 // active tenant. check runs with the member's role before anything
-// changes; removing the last owner gives ErrLastOwner.
+// changes. Removing the last owner gives ErrLastOwner.
 func (s *Store) RemoveTenantUser(ctx context.Context, tenantID uuid.UUID, userID, actor string, check func(current Role) error) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		current, err := lockMembership(ctx, tx, tenantID, userID)

@@ -12,8 +12,8 @@ import (
 	controlplanev1 "silo.dev/silo/gen/silo/controlplane/v1"
 )
 
-// KindSync is the WatchChanges message kind that tells a client the
-// stream is listening: from that message on, the client misses no change.
+// KindSync is the WatchChanges message kind that marks the stream as
+// listening. From that message on, the client misses no change.
 const KindSync = "sync"
 
 // KindHeartbeat is the kind of the message WatchChanges sends after

@@ -1,5 +1,5 @@
 // Package provision creates and drops tenant databases. Each tenant's work
-// runs as a durable River job on the catalog database, and every step is
+// runs as a durable River job on the catalog database. Every step is
 // idempotent, so a job retried after a crash or an error at any point
 // finishes the work instead of failing on objects that already exist.
 package provision
@@ -212,8 +212,8 @@ func checkRoleAttributes(ctx context.Context, admin *pgxpool.Pool, role string) 
 var verifierPattern = regexp.MustCompile(`^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$`)
 
 // ensureDatabase creates the tenant's database owned by its role, or gives
-// an existing one to the role. It copies template0, which nobody can
-// connect to, so a session left on template1 cannot make it fail.
+// an existing one to the role. It copies template0, which accepts no
+// connections, so a session left on template1 cannot make it fail.
 func ensureDatabase(ctx context.Context, admin *pgxpool.Pool, database, role string) error {
 	quotedDB := pgx.Identifier{database}.Sanitize()
 	quotedRole := pgx.Identifier{role}.Sanitize()

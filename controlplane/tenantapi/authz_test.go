@@ -27,8 +27,8 @@ const (
 // actors of the authorization matrix, in the order they call.
 var actors = []string{"outsider", "viewer", "member", "tenant-admin", "owner", "platform-admin"}
 
-// call invokes one procedure on tenant id as the user behind client; user
-// is the caller's name, used to keep the targets of user changes apart.
+// call invokes one procedure on tenant id as the user behind client. user
+// is the caller's name, which keeps the targets of user changes apart.
 type call func(t *testing.T, client silov1connect.TenantServiceClient, id, user string) error
 
 var procedureCalls = map[string]struct {
@@ -159,7 +159,7 @@ func onlyPlatformAdmin(others outcome) map[string]outcome {
 		outcomes[a] = others
 	}
 	if others == hide {
-		// Members are told they may not; only outsiders get NotFound.
+		// Members get PermissionDenied, and only outsiders get NotFound.
 		for _, a := range []string{"viewer", "member", "tenant-admin", "owner"} {
 			outcomes[a] = deny
 		}

@@ -66,7 +66,7 @@ func New(store *catalog.Store, jobs Jobs, box *secret.Box, tokens TokenIssuer, o
 }
 
 // toConnectError maps an error from the catalog or the job queue to the
-// Connect error the client sees. Errors without a mapping become Internal
+// Connect error returned to the client. Errors without a mapping become Internal
 // with a generic message, and their details go to the log only.
 func (s *Service) toConnectError(ctx context.Context, procedure string, err error) error {
 	var connectErr *connect.Error

@@ -58,7 +58,7 @@ func (s *Service) ListTenants(ctx context.Context, req *connect.Request[silov1.L
 		return nil, err
 	}
 
-	// One extra row tells whether another page follows.
+	// One extra row shows whether another page follows.
 	tenants, err := s.store.ListTenants(ctx, catalog.ListParams{Status: status, After: after, Limit: size + 1})
 	if err != nil {
 		return nil, s.toConnectError(ctx, req.Spec().Procedure, err)

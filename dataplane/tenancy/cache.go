@@ -17,10 +17,10 @@ import (
 var ErrUnavailable = errors.New("tenant catalog unavailable")
 
 // CachedDirectory keeps in memory the results of an underlying Directory.
-// The change feed keeps it current: while the feed is connected, cached
-// answers are served as they are and each change drops the entries it
-// touches. While the feed is down, every question goes to the directory
-// again, and a cached answer younger than the stale TTL is served only when
+// The change feed keeps it current. While the feed is connected, cached
+// results are served as they are and each change drops the entries it
+// touches. While the feed is down, every lookup goes to the directory
+// again, and a cached result younger than the stale TTL is served only when
 // the directory cannot be reached. It is safe for concurrent use.
 type CachedDirectory struct {
 	next     Directory
@@ -39,8 +39,8 @@ type CachedDirectory struct {
 	roles      map[membershipKey]entry[catalog.Role]
 	active     map[string]entry[uuid.UUID]
 
-	// watchers are the open streams of each tenant, told when a change may
-	// end their caller's right to stream.
+	// watchers are the open streams of each tenant, called back when a
+	// change may end their caller's right to stream.
 	watchers map[uuid.UUID]map[*watcher]struct{}
 }
 

@@ -16,7 +16,7 @@ import (
 	"silo.dev/silo/dataplane/tenancy"
 )
 
-// countingDirectory answers every lookup with an active tenant and counts
+// countingDirectory returns an active tenant for every lookup and counts
 // the calls, or fails every call while down is set.
 type countingDirectory struct {
 	calls atomic.Int64

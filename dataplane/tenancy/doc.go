@@ -4,6 +4,6 @@
 // The interceptor resolves the tenant from the X-Tenant-ID header (a UUID
 // or a slug), else from a tenant-scoped token, else from the caller's
 // active tenant. Handlers read the tenant and its pool only through
-// FromContext and Pool; a context without a tenant has no pool, so no
+// FromContext and Pool. A context without a tenant has no pool, so no
 // handler can fall back to another tenant's database.
 package tenancy

@@ -13,7 +13,7 @@ import (
 )
 
 // changeTimeout is how long a catalog change may take to reach the data
-// plane in tests; the target is a second, and the margin keeps a loaded
+// plane in tests. The target is a second, and the margin keeps a loaded
 // machine from failing the test.
 const changeTimeout = 5 * time.Second
 

@@ -20,10 +20,10 @@ import (
 	"silo.dev/silo/internal/secret"
 )
 
-// remoteCallTimeout bounds each unary call to the control plane, so that a
-// control plane that accepts connections but does not answer counts as
-// unreachable and CachedDirectory serves stale entries instead of
-// waiting for the request's own deadline.
+// remoteCallTimeout bounds each unary call to the control plane. A control
+// plane that accepts connections but does not respond then counts as
+// unreachable, so CachedDirectory serves stale entries instead of waiting
+// for the request's own deadline.
 const remoteCallTimeout = 5 * time.Second
 
 // sslModes are the sslmode values GetConnection may return.
@@ -65,7 +65,7 @@ func (s serviceToken) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 
 // RemoteDirectory reads the catalog through the control plane's
 // CatalogService, as a data plane started with --role dataplane does.
-// NotFound answers are ErrNotFound. Every other failure is an error that
+// NotFound responses become ErrNotFound. Every other failure is an error that
 // is neither ErrNotFound nor a context error (unless ctx itself ended), so
 // CachedDirectory treats it as an unreachable catalog.
 type RemoteDirectory struct {
@@ -73,8 +73,8 @@ type RemoteDirectory struct {
 	box    *secret.Box
 }
 
-// NewRemoteDirectory returns a directory that asks client. box opens the
-// sealed role passwords, so it must hold the control plane's
+// NewRemoteDirectory returns a directory that calls client. box opens the
+// sealed role passwords, so it must use the control plane's
 // SILO_ENCRYPTION_KEY.
 func NewRemoteDirectory(client controlplanev1connect.CatalogServiceClient, box *secret.Box) *RemoteDirectory {
 	return &RemoteDirectory{client: client, box: box}

@@ -14,8 +14,8 @@ import (
 	"silo.dev/silo/gen/silo/controlplane/v1/controlplanev1connect"
 )
 
-// changeKindSync is the WatchChanges message that says the stream is
-// listening; see CatalogService.WatchChanges.
+// changeKindSync is the kind of the WatchChanges message that marks the
+// stream as listening; see CatalogService.WatchChanges.
 const changeKindSync = "sync"
 
 // changeKindHeartbeat is the message the control plane sends on a stream

@@ -25,7 +25,7 @@ import (
 // recognized by its Connect-Protocol-Version header (or `connect` query
 // parameter), which Connect clients send. Every other request gets the
 // google.rpc.Status JSON body that vanguard writes for REST routes. An
-// Unauthenticated answer carries `WWW-Authenticate: Bearer`.
+// Unauthenticated response carries `WWW-Authenticate: Bearer`.
 func (v *Verifier) Middleware(next http.Handler, public func(*http.Request) bool, maxBodyBytes int64) http.Handler {
 	errorWriter := connect.NewErrorWriter(connect.WithRequireConnectProtocolHeader())
 

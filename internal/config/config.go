@@ -60,8 +60,8 @@ type Config struct {
 	tokenSigningKey []byte
 }
 
-// Auth is how user tokens are verified: the part of the configuration that
-// `silo token` needs too.
+// Auth is the user token verification settings, the part of the
+// configuration that `silo token` needs too.
 type Auth struct {
 	AuthIssuer     string `envconfig:"AUTH_ISSUER" default:"silo-dev" desc:"required iss claim of user tokens"`
 	AuthAudience   string `envconfig:"AUTH_AUDIENCE" default:"silo" desc:"required aud claim of every token"`

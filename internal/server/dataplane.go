@@ -28,7 +28,7 @@ type dataPlane struct {
 
 // buildDataPlane builds the pool cache, the tenant directory and its change
 // feed, and the tenant services, and mounts the services. With role all
-// the directory reads the catalog database; with --role dataplane it asks
+// the directory reads the catalog database; with --role dataplane it calls
 // the control plane's CatalogService at SILO_CONTROL_PLANE_URL.
 // A split data plane is ready while its change stream from the control
 // plane is connected.

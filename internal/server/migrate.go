@@ -72,7 +72,7 @@ func migrated(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 // without this a tenant role on the catalog's server could log in to the
 // catalog and, for one, send notifications on the job queue's control
 // channel. The REVOKE takes effect only when silo's catalog role owns the
-// database; otherwise a warning asks the operator to run it.
+// database. Otherwise a warning tells the operator the statement to run.
 func restrictCatalog(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
 	_, err := pool.Exec(ctx, `DO $$ BEGIN
 		EXECUTE format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());

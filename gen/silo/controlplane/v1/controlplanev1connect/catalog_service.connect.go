@@ -74,8 +74,8 @@ type CatalogServiceClient interface {
 	// drops its cache on "sync" has missed no change since. The server ends
 	// a stream whose client reads too slowly with ResourceExhausted, and the
 	// client must then reconnect and resynchronize. A "heartbeat" message
-	// follows every 10 seconds without a change, so a client that hears
-	// nothing for much longer knows the connection is dead.
+	// follows every 10 seconds without a change, so a client that receives
+	// nothing for much longer can treat the connection as dead.
 	WatchChanges(context.Context, *connect.Request[v1.WatchChangesRequest]) (*connect.ServerStreamForClient[v1.WatchChangesResponse], error)
 }
 
@@ -185,8 +185,8 @@ type CatalogServiceHandler interface {
 	// drops its cache on "sync" has missed no change since. The server ends
 	// a stream whose client reads too slowly with ResourceExhausted, and the
 	// client must then reconnect and resynchronize. A "heartbeat" message
-	// follows every 10 seconds without a change, so a client that hears
-	// nothing for much longer knows the connection is dead.
+	// follows every 10 seconds without a change, so a client that receives
+	// nothing for much longer can treat the connection as dead.
 	WatchChanges(context.Context, *connect.Request[v1.WatchChangesRequest], *connect.ServerStream[v1.WatchChangesResponse]) error
 }
 
